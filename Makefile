@@ -1,0 +1,59 @@
+# Chorus developer commands. `make run` and `make test` set up everything they need.
+SHELL := /bin/bash
+PY_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEVSERVICES := $(PY) config/devservices.py
+
+.PHONY: run test stop migrate shell lint format services seed bench-tenants ci help
+
+help:
+	@echo "make run           set up and start the whole platform (Ctrl-C stops it)"
+	@echo "make test          set up and run the test suite"
+	@echo "make stop          stop the project-local PostgreSQL and Redis"
+	@echo "make migrate       migrate public, the tenant template and every tenant"
+	@echo "make shell         Django shell"
+	@echo "make lint          ruff check + format check"
+	@echo "make bench-tenants tenant creation benchmark (var/bench/tenants.json)"
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@test -x $(PY) || $(PY_SYS) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/dev.txt
+	@touch $(STAMP)
+
+services: $(STAMP)
+	@$(DEVSERVICES) up
+
+migrate: services
+	$(PY) manage.py migrate_all -v 0
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	@$(VENV)/bin/honcho -f Procfile start
+
+stop: $(STAMP)
+	@$(DEVSERVICES) down
+
+shell: services
+	$(PY) manage.py shell
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Starts the services it needs and stops, at the end, only those it started itself.
+test: $(STAMP)
+	@$(DEVSERVICES) up --record var/run/test-services.json; \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
+	$(DEVSERVICES) down --only var/run/test-services.json; exit $$rc
+
+bench-tenants: migrate
+	$(PY) manage.py bench_tenants

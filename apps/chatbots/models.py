@@ -1,0 +1,1 @@
+"""Tenant-schema models for chatbots (filled in by the issue that builds this capability)."""

@@ -1,0 +1,1 @@
+"""Tenant-schema models for inbox (filled in by the issue that builds this capability)."""

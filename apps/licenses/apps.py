@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LicensesConfig(AppConfig):
+    name = "apps.licenses"
+    label = "licenses"

@@ -1,0 +1,1 @@
+"""License keys (public schema); built by the licensing issue."""

@@ -1,0 +1,25 @@
+"""The test suite: real PostgreSQL and Redis, fast hashing, no real mail."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+PUBLIC_PORT = ""
+ALLOWED_HOSTS = ["*"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Throttling is exercised by its own test with a low rate; keep it out of the way elsewhere.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"principal": env("API_THROTTLE_RATE", default="10000/minute")}}  # noqa: F405
+AXES_FAILURE_LIMIT = 3
+
+# Keep the suite's Redis traffic apart from a running `make run` on the same server.
+CELERY_BROKER_URL = redis_db(REDIS_URL, 8)  # noqa: F405
+CHANNELS_REDIS_URL = redis_db(REDIS_URL, 9)  # noqa: F405
+CACHE_REDIS_URL = redis_db(REDIS_URL, 10)  # noqa: F405
+COORDINATION_REDIS_URL = redis_db(REDIS_URL, 11)  # noqa: F405
+CACHES["default"]["LOCATION"] = CACHE_REDIS_URL  # noqa: F405
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [CHANNELS_REDIS_URL]  # noqa: F405
