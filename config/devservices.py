@@ -215,6 +215,9 @@ def redis_up() -> bool:
             "",
             "--appendonly",
             "no",
+            # Room for the development DBs (0-3) and side-by-side test suites (8 and up).
+            "--databases",
+            "64",
         ],
         check=True,
     )
