@@ -290,6 +290,13 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- admin (django-unfold) --------------------------------------------------------------------
+
+UNFOLD = {
+    "SITE_TITLE": "Chorus admin",
+    "SITE_HEADER": "Chorus",
+}
+
 # --- product ----------------------------------------------------------------------------------
 
 # Every signed-up tenant starts on this plan (seeded by the billing migration).
