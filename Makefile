@@ -32,8 +32,14 @@ migrate: services
 seed: migrate
 	$(PY) manage.py seed_demo
 
-run: seed
-	@$(VENV)/bin/honcho -f Procfile start
+# Everything in one shell so that Ctrl-C (or any failure) stops the processes and the local
+# services this run started itself; services that were already running are left alone.
+run: $(STAMP)
+	@mkdir -p var/run; \
+	$(DEVSERVICES) up --record var/run/run-services.json || exit 1; \
+	trap '$(DEVSERVICES) down --only var/run/run-services.json' EXIT; \
+	$(PY) manage.py migrate_all -v 0 && $(PY) manage.py seed_demo && \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
 
 stop: $(STAMP)
 	@$(DEVSERVICES) down
@@ -51,7 +57,8 @@ format: $(STAMP)
 
 # Starts the services it needs and stops, at the end, only those it started itself.
 test: $(STAMP)
-	@$(DEVSERVICES) up --record var/run/test-services.json; \
+	@mkdir -p var/run; \
+	$(DEVSERVICES) up --record var/run/test-services.json || exit 1; \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 	$(DEVSERVICES) down --only var/run/test-services.json; exit $$rc
 

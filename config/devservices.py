@@ -37,6 +37,19 @@ PG_USER = "chorus"
 START_TIMEOUT_S = 30
 
 
+def load_dotenv() -> None:
+    """Read .env like the settings do, so DATABASE_URL / REDIS_URL set there are honoured."""
+    path = ROOT / ".env"
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
 def log(msg: str) -> None:
     print(f"[services] {msg}", flush=True)
 
@@ -285,6 +298,7 @@ def main() -> None:
     down.add_argument("--only", help="stop only the services named in FILE (written by up --record)")
     sub.add_parser("status")
     args = parser.parse_args()
+    load_dotenv()
     if args.command == "up":
         cmd_up(args.record)
     elif args.command == "down":

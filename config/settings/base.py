@@ -16,8 +16,8 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # The embedded default: project-local services started by config/devservices.py.
-EMBEDDED_DATABASE_URL = "postgres://chorus@127.0.0.1:54329/chorus"
-EMBEDDED_REDIS_URL = "redis://127.0.0.1:63799/0"
+EMBEDDED_DATABASE_URL = f"postgres://chorus@127.0.0.1:{env.int('CHORUS_PG_PORT', default=54329)}/chorus"
+EMBEDDED_REDIS_URL = f"redis://127.0.0.1:{env.int('CHORUS_REDIS_PORT', default=63799)}/0"
 
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me")
 # Fernet key for secrets stored in the database (session state, proxy credentials).
@@ -121,7 +121,7 @@ WSGI_APPLICATION = None
 
 # --- data -------------------------------------------------------------------------------------
 
-DATABASE_URL = env("DATABASE_URL", default=EMBEDDED_DATABASE_URL)
+DATABASE_URL = env("DATABASE_URL", default="") or EMBEDDED_DATABASE_URL
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
@@ -135,8 +135,8 @@ def redis_db(url: str, db: int) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
-REDIS_URL = env("REDIS_URL", default=EMBEDDED_REDIS_URL)
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=redis_db(REDIS_URL, 0))
+REDIS_URL = env("REDIS_URL", default="") or EMBEDDED_REDIS_URL
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or redis_db(REDIS_URL, 0)
 CHANNELS_REDIS_URL = redis_db(REDIS_URL, 1)
 CACHE_REDIS_URL = redis_db(REDIS_URL, 2)
 # Pacing buckets and sender leases (sending engine).

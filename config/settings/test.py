@@ -26,3 +26,4 @@ COORDINATION_REDIS_URL = redis_db(REDIS_URL, _REDIS_BASE + 3)  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_chorus")}  # noqa: F405
 CACHES["default"]["LOCATION"] = CACHE_REDIS_URL  # noqa: F405
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [CHANNELS_REDIS_URL]  # noqa: F405
+WHITENOISE_USE_FINDERS = True
