@@ -175,7 +175,8 @@ def pg_up() -> bool:
 
 def pg_ensure_database(bindir: Path, owner: str | None) -> None:
     psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", PG_USER, "-d", "postgres", "-tAc"]
-    exists = as_owner(owner, [*psql, f"SELECT 1 FROM pg_database WHERE datname='{PG_DB}'"], capture_output=True, text=True)
+    query = f"SELECT 1 FROM pg_database WHERE datname='{PG_DB}'"  # noqa: S608 - a constant name
+    exists = as_owner(owner, [*psql, query], capture_output=True, text=True)
     if exists.stdout.strip() != "1":
         log(f"creating database {PG_DB}")
         as_owner(owner, [*psql, f"CREATE DATABASE {PG_DB}"], check=True, stdout=subprocess.DEVNULL)

@@ -34,7 +34,7 @@ class TenantWorld:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):  # noqa: F811 - extends pytest-django's
+def django_db_setup(django_db_setup, django_db_blocker):
     from apps.accounts.models import User
     from apps.tenants import services
 
@@ -52,7 +52,9 @@ def _world(slug: str) -> TenantWorld:
     from apps.tenants.models import Tenant
 
     tenant = Tenant.objects.get(slug=slug)
-    return TenantWorld(tenant=tenant, owner=User.objects.get(email=f"owner@{slug}.test"), host=f"{slug}.{settings.BASE_DOMAIN}")
+    return TenantWorld(
+        tenant=tenant, owner=User.objects.get(email=f"owner@{slug}.test"), host=f"{slug}.{settings.BASE_DOMAIN}"
+    )
 
 
 @pytest.fixture
@@ -141,7 +143,18 @@ def asgi_server(django_db_setup) -> Iterator[str]:
     port = free_port()
     log = open(ROOT / "var" / "test-asgi.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+        ],
         cwd=ROOT,
         env=process_env(),
         stdout=log,
@@ -163,7 +176,24 @@ def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:
     log = open(ROOT / "var" / "test-celery.log", "w")  # noqa: SIM115 - closed at teardown
     name = f"test-{os.getpid()}@%h"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,imports,webhooks,senders", "-n", name, "--concurrency", "2", "-l", "info", "--without-gossip", "--without-mingle"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,imports,webhooks,senders",
+            "-n",
+            name,
+            "--concurrency",
+            "2",
+            "-l",
+            "info",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         cwd=ROOT,
         env=process_env(),
         stdout=log,

@@ -104,6 +104,9 @@ class Invitation(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant} ({self.role})"
+
 
 class ApiKey(models.Model):
     """A tenant's API key. Only a SHA-256 of the secret is kept; the prefix stays visible."""

@@ -65,3 +65,6 @@ class UsageRecord(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="usage_unique_tenant_day")]
         ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.day}"

@@ -115,3 +115,6 @@ class TenantProvisioning(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.slug} ({self.state})"

@@ -180,7 +180,9 @@ def public_tenant_ensure() -> Tenant:
     return public
 
 
-def provisioning_start(*, owner: User, name: str, slug: str, plan_slug: str = "", timezone: str = "UTC") -> TenantProvisioning:
+def provisioning_start(
+    *, owner: User, name: str, slug: str, plan_slug: str = "", timezone: str = "UTC"
+) -> TenantProvisioning:
     """Record a sign-up's tenant request and hand creation to a worker after commit."""
     from apps.tenants import tasks
 
@@ -217,3 +219,34 @@ def provisioning_run(*, provisioning_id: int) -> TenantProvisioning | None:
     provisioning.tenant = created.tenant
     provisioning.save(update_fields=["state", "tenant", "updated_at"])
     return provisioning
+
+
+def tenant_update(*, tenant: Tenant, name: str, timezone: str, default_region: str) -> Tenant:
+    """Change a tenant's display settings from the portal. The time zone drives quiet hours and
+    the "today" of daily quotas, and the region is how numbers without +country are read, so
+    both are validated here (known zone, a region phonenumbers can parse) rather than trusted
+    from a form. Slug and schema never change: they are the tenant's address and storage."""
+    import phonenumbers
+
+    name = name.strip()
+    region = default_region.strip().upper()
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = ["A name is required."]
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        errors["default_region"] = [f"Unknown phone region {region!r}."]
+    tenant.name = name
+    tenant.timezone = timezone
+    tenant.default_region = region
+    try:
+        tenant.full_clean(exclude=["schema_name", "slug", "reseller"])
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        tenant.refresh_from_db(fields=["name", "timezone", "default_region"])
+        raise ValidationFailed("Invalid tenant settings.", details=errors)
+    with transaction.atomic():
+        tenant.save(update_fields=["name", "timezone", "default_region"])
+    logger.info("tenant.updated", extra={"tenant_id": tenant.id})
+    return tenant

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from config.celery import app
 from apps.tenants import services
+from config.celery import app
 
 
 @app.task(name="tenants.provision", queue="default")

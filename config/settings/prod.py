@@ -2,12 +2,12 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
+from .base import *
 from .base import env
 
 DEBUG = False
 LOG_JSON = env.bool("LOG_JSON", default=True)
-LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_JSON else "plain"  # noqa: F405
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_JSON else "plain"
 
 # Required secrets: no defaults in production.
 REQUIRED_SECRETS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "DATABASE_URL", "REDIS_URL")

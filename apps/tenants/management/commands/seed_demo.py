@@ -42,7 +42,12 @@ class Command(BaseCommand):
         owner = self.ensure_user("owner@demo.local", created, full_name="Demo Owner")
         if not Tenant.objects.filter(slug=DEMO_SLUG).exists():
             services.tenant_create(
-                name="Demo Company", slug=DEMO_SLUG, owner=owner, plan_slug="business", reseller=reseller, timezone="Asia/Kolkata"
+                name="Demo Company",
+                slug=DEMO_SLUG,
+                owner=owner,
+                plan_slug="business",
+                reseller=reseller,
+                timezone="Asia/Kolkata",
             )
         base = settings.BASE_DOMAIN
         demo = services.tenant_domain_for(DEMO_SLUG)
