@@ -67,6 +67,17 @@ def beta(db) -> TenantWorld:
     return _world("beta")
 
 
+@pytest.fixture
+def alpha_live(commit_db) -> TenantWorld:
+    """alpha without the per-test transaction: what the test writes commits (clean it up)."""
+    return _world("alpha")
+
+
+@pytest.fixture
+def beta_live(commit_db) -> TenantWorld:
+    return _world("beta")
+
+
 @pytest.fixture(autouse=True)
 def _public_schema_after_test():
     yield

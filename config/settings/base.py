@@ -297,6 +297,12 @@ UNFOLD = {
     "SITE_HEADER": "Chorus",
 }
 
+# --- sending engine ---------------------------------------------------------------------------
+
+# Multiplies every pacing duration (gaps, batch pauses, backoff). 1.0 in production; tests and
+# benchmarks shrink time with it.
+PACING_TIME_SCALE = env.float("PACING_TIME_SCALE", default=1.0)
+
 # --- product ----------------------------------------------------------------------------------
 
 # Every signed-up tenant starts on this plan (seeded by the billing migration).
