@@ -35,9 +35,18 @@ class TenantWorld:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    from django.test.utils import setup_databases, teardown_databases
+
     from apps.accounts.models import User
     from apps.tenants import services
 
+    # pytest-django creates the test database only when some collected test asks for `db`; a run
+    # of live tests alone (commit_db, asgi_server, celery_worker_process) would otherwise write
+    # to the development database.
+    own_setup = None
+    if connection.settings_dict["NAME"] != settings.DATABASES["default"]["TEST"]["NAME"]:
+        with django_db_blocker.unblock():
+            own_setup = setup_databases(verbosity=0, interactive=False, aliases={"default"})
     with django_db_blocker.unblock():
         services.public_tenant_ensure()
         services.template_migrate(verbosity=0)
@@ -45,6 +54,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
             owner = User.objects.create_user(f"owner@{slug}.test", PASSWORD, full_name=f"{slug} owner")
             services.tenant_create(name=f"{slug.title()} Inc", slug=slug, owner=owner, plan_slug="business")
         connection.set_schema_to_public()
+    yield
+    if own_setup is not None:
+        with django_db_blocker.unblock():
+            teardown_databases(own_setup, verbosity=0)
 
 
 def _world(slug: str) -> TenantWorld:
@@ -97,7 +110,7 @@ def client_for():
 
 
 @pytest.fixture
-def commit_db(django_db_blocker) -> Iterator[None]:
+def commit_db(django_db_setup, django_db_blocker) -> Iterator[None]:
     """Database access outside the per-test transaction: writes commit and are visible to real
     processes. The test cleans up what it creates."""
     with django_db_blocker.unblock():

@@ -4,6 +4,6 @@ from apps.tenants import services
 from config.celery import app
 
 
-@app.task(name="tenants.provision", queue="default")
+@app.task(name="tenants.provision")
 def tenant_provision(provisioning_id: int) -> None:
     services.provisioning_run(provisioning_id=provisioning_id)

@@ -229,6 +229,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",  # no CDN, not even for the favicon
+    # Distinct names for the role choice sets, so "role" fields of several apps do not collide.
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "apps.accounts.models.Role",
+        "ApiKeyRoleEnum": "apps.accounts.services.api_keys.KEY_ROLE_CHOICES",
+    },
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
@@ -236,6 +242,13 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues are chosen by task name here (Celery 5.7 deprecates `queue=` on the task itself):
+# everything else goes to `default`.
+CELERY_TASK_ROUTES = {
+    "senders.drive_profile": {"queue": "senders"},
+    "imports.*": {"queue": "imports"},
+    "webhooks.*": {"queue": "webhooks"},
+}
 CELERY_TASK_QUEUES_NAMES = ("default", "imports", "webhooks", "senders")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -244,6 +257,11 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "tenant_schemas_celery.db_scheduler:TenantAwareDatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Platform-wide schedules (run in the public schema); tenants' own schedules live in their schemas.
+CELERY_BEAT_SCHEDULE = {
+    # Offer profiles with due messages to the sender workers; restarts those whose worker died.
+    "senders-dispatch": {"task": "senders.dispatch", "schedule": 10.0, "tenant_schemas": ["public"]},
+}
 
 # --- i18n, time, static -----------------------------------------------------------------------
 
@@ -292,9 +310,147 @@ LOGGING = {
 
 # --- admin (django-unfold) --------------------------------------------------------------------
 
+
+def _admin_link(name: str):
+    from django.urls import reverse_lazy
+
+    return reverse_lazy(f"admin:{name}")
+
+
+# Platform-only sections; reseller staff see Tenants, People and Billing, scoped by the admins.
+_PLATFORM_ONLY = "apps.core.admin.superuser_only"
+
 UNFOLD = {
     "SITE_TITLE": "Chorus admin",
     "SITE_HEADER": "Chorus",
+    "SITE_SUBHEADER": "Platform admin",
+    "SITE_SYMBOL": "forum",
+    "SITE_URL": "/",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "ENVIRONMENT": "apps.core.admin.environment_callback",
+    "DASHBOARD_CALLBACK": "apps.tenants.admin.dashboard_callback",
+    "BORDER_RADIUS": "6px",
+    "COLORS": {
+        # Tailwind "emerald": WhatsApp-adjacent green for the primary colour.
+        "primary": {
+            "50": "oklch(97.9% .021 166.113)",
+            "100": "oklch(95% .052 163.051)",
+            "200": "oklch(90.5% .093 164.15)",
+            "300": "oklch(84.5% .143 164.978)",
+            "400": "oklch(76.5% .177 163.223)",
+            "500": "oklch(69.6% .17 162.48)",
+            "600": "oklch(59.6% .145 163.225)",
+            "700": "oklch(50.8% .118 165.612)",
+            "800": "oklch(43.2% .095 166.913)",
+            "900": "oklch(37.8% .077 168.94)",
+            "950": "oklch(26.2% .051 172.552)",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": _PLATFORM_ONLY,
+        "navigation": [
+            {
+                "title": _("Overview"),
+                "items": [{"title": _("Dashboard"), "icon": "dashboard", "link": _admin_link("index")}],
+            },
+            {
+                "title": _("Tenants"),
+                "collapsible": False,
+                "items": [
+                    {"title": _("Tenants"), "icon": "apartment", "link": _admin_link("tenants_tenant_changelist")},
+                    {"title": _("Domains"), "icon": "language", "link": _admin_link("tenants_domain_changelist")},
+                    {"title": _("Resellers"), "icon": "storefront", "link": _admin_link("tenants_reseller_changelist")},
+                    {
+                        "title": _("Sign-up provisioning"),
+                        "icon": "pending_actions",
+                        "link": _admin_link("tenants_tenantprovisioning_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                ],
+            },
+            {
+                "title": _("People"),
+                "items": [
+                    {"title": _("Users"), "icon": "person", "link": _admin_link("accounts_user_changelist")},
+                    {"title": _("Memberships"), "icon": "badge", "link": _admin_link("accounts_membership_changelist")},
+                ],
+            },
+            {
+                "title": _("Billing"),
+                "items": [
+                    {"title": _("Plans"), "icon": "sell", "link": _admin_link("billing_plan_changelist")},
+                    {
+                        "title": _("Subscriptions"),
+                        "icon": "receipt_long",
+                        "link": _admin_link("billing_subscription_changelist"),
+                    },
+                    {"title": _("Usage"), "icon": "monitoring", "link": _admin_link("billing_usagerecord_changelist")},
+                ],
+            },
+            {
+                "title": _("Scheduling"),
+                "collapsible": True,
+                "items": [
+                    {
+                        "title": _("Periodic tasks"),
+                        "icon": "schedule",
+                        "link": _admin_link("django_celery_beat_periodictask_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                    {
+                        "title": _("Intervals"),
+                        "icon": "timer",
+                        "link": _admin_link("django_celery_beat_intervalschedule_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                    {
+                        "title": _("Crontabs"),
+                        "icon": "event_repeat",
+                        "link": _admin_link("django_celery_beat_crontabschedule_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                    {
+                        "title": _("Clocked"),
+                        "icon": "alarm",
+                        "link": _admin_link("django_celery_beat_clockedschedule_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                ],
+            },
+            {
+                "title": _("Security"),
+                "collapsible": True,
+                "items": [
+                    {
+                        "title": _("Login attempts"),
+                        "icon": "lock",
+                        "link": _admin_link("axes_accessattempt_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                    {
+                        "title": _("Login failures"),
+                        "icon": "gpp_bad",
+                        "link": _admin_link("axes_accessfailurelog_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                    {
+                        "title": _("Access log"),
+                        "icon": "history",
+                        "link": _admin_link("axes_accesslog_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                    {
+                        "title": _("Groups"),
+                        "icon": "group",
+                        "link": _admin_link("auth_group_changelist"),
+                        "permission": _PLATFORM_ONLY,
+                    },
+                ],
+            },
+        ],
+    },
 }
 
 # --- sending engine ---------------------------------------------------------------------------
@@ -302,6 +458,26 @@ UNFOLD = {
 # Multiplies every pacing duration (gaps, batch pauses, backoff). 1.0 in production; tests and
 # benchmarks shrink time with it.
 PACING_TIME_SCALE = env.float("PACING_TIME_SCALE", default=1.0)
+
+# Chromium for Playwright: empty = Playwright's own browser when installed (`playwright install
+# chromium`), else Debian's /usr/bin/chromium.
+CHROMIUM_PATH = env("CHROMIUM_PATH", default="")
+WHATSAPP_WEB_URL = env("WHATSAPP_WEB_URL", default="https://web.whatsapp.com")
+# Browsers one sender host keeps open at once; more profiles wait for a free slot.
+SENDER_MAX_ACTIVE_PROFILES = env.int("SENDER_MAX_ACTIVE_PROFILES", default=5)
+# A profile with nothing to send is parked (state saved, browser closed) after this long.
+SENDER_IDLE_PARK_S = env.float("SENDER_IDLE_PARK_S", default=120.0)
+# Lease time-to-live; the holder renews it every third of this.
+SENDER_LEASE_TTL_S = env.float("SENDER_LEASE_TTL_S", default=30.0)
+# Milliseconds per typed character (human pace, scaled by PACING_TIME_SCALE).
+SENDER_TYPING_DELAY_MS = env.int("SENDER_TYPING_DELAY_MS", default=35)
+# Browser step timeouts (seconds).
+SENDER_PAGE_TIMEOUT_S = env.float("SENDER_PAGE_TIMEOUT_S", default=45.0)
+SENDER_SENT_TICK_TIMEOUT_S = env.float("SENDER_SENT_TICK_TIMEOUT_S", default=30.0)
+# How long a QR screen is kept open waiting for a scan before the profile gives up.
+SENDER_QR_TIMEOUT_S = env.float("SENDER_QR_TIMEOUT_S", default=180.0)
+# Where browser profile directories live on a sender host (disposable: state is in the DB).
+SENDER_PROFILES_DIR = env("SENDER_PROFILES_DIR", default=str(VAR_DIR / "browser-profiles"))
 
 # --- product ----------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The WhatsApp Web driver (Playwright). Selectors live in `selectors.py` only."""

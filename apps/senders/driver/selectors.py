@@ -1,0 +1,46 @@
+"""WhatsApp Web page structure the driver relies on — the ONE place selectors live
+(invariant 6). When WhatsApp changes its page, update this module and bump VERSION.
+
+Never import these into the simulator or from it: the simulator implements the same page
+independently, so a test against it checks the driver's own understanding of the page."""
+
+VERSION = "2026.11.1"
+
+# Loading / login
+QR_CONTAINER = "div[data-ref]"
+QR_CANVAS = 'canvas[aria-label="Scan this QR code to link a device!"]'
+QR_RELOAD_BUTTON = "div[data-ref] button"
+LOGGED_IN = "#pane-side"
+SIDE = "#side"
+SEARCH_ICON = '[data-icon="search"]'
+
+# A chat
+COMPOSE_BOX = '#main footer div[contenteditable="true"][data-tab="10"]'
+SEND_BUTTON = 'button[aria-label="Send"]'
+SEND_ICON = 'span[data-icon="send"]'
+MESSAGE_OUT = "#main div.message-out"
+MESSAGE_IN = "#main div.message-in"
+MESSAGE_TEXT = "span.selectable-text"
+MESSAGE_META = "div.copyable-text[data-pre-plain-text]"
+MESSAGE_ID_ATTR = "data-id"
+
+# Tick icons on outgoing bubbles, in order.
+ICON_PENDING = "msg-time"
+ICON_SENT = "msg-check"
+ICON_DELIVERED = "msg-dblcheck"
+READ_ARIA_LABEL = " Read "
+TICK_ICONS = f'span[data-icon="{ICON_PENDING}"], span[data-icon="{ICON_SENT}"], span[data-icon="{ICON_DELIVERED}"]'
+
+# Chat list
+CHAT_LIST_ROW = '#pane-side div[role="listitem"], #pane-side div[role="row"]'
+UNREAD_BADGE = 'span[aria-label*="unread message"]'
+
+# Dialogs and account problems
+DIALOG = 'div[role="dialog"]'
+INVALID_NUMBER_TEXT = "Phone number shared via url is invalid."
+DIALOG_OK = 'div[role="dialog"] button, div[role="dialog"] div[role="button"]'
+BANNED_TEXT = "This account is not allowed to use WhatsApp"
+RATE_LIMIT_TEXT = "sending messages too quickly"
+
+# Where the page keeps the linked account's own number ("<digits>:<device>@c.us").
+OWN_NUMBER_STORAGE_KEYS = ("last-wid-md", "last-wid")
