@@ -182,30 +182,65 @@ def pacing_reserve(
     """Reserve the next send slot of a profile. `day`/`month` are the tenant-local calendar
     keys (YYYY-MM-DD, YYYY-MM). Seeds initialise the tenant counters from the database when
     Redis has none (e.g. after a Redis restart)."""
+    return pacing_reserve_many(
+        schema=schema,
+        profile_id=profile_id,
+        contacts=[contact],
+        day=day,
+        month=month,
+        limits=limits,
+        tenant_day_seed=tenant_day_seed,
+        tenant_month_seed=tenant_month_seed,
+        rng=rng,
+    )[0]
+
+
+def pacing_reserve_many(
+    *,
+    schema: str,
+    profile_id: int,
+    contacts: list[str],
+    day: str,
+    month: str,
+    limits: PacingLimits,
+    tenant_day_seed: int = 0,
+    tenant_month_seed: int = 0,
+    rng: random.Random | None = None,
+) -> list[Reservation]:
+    """`pacing_reserve` for several messages in order, in one round trip (each reservation is
+    still its own atomic script run)."""
     scale = time_scale()
     low, high = limits.gap_s
-    gap_ms = int((rng or random).uniform(low, high) * 1000 * scale)
-    keys = _keys(schema, profile_id, contact, day, month)
-    code, wait_ms = client().eval(
-        _RESERVE,
-        len(keys),
-        *keys,
-        int(time.time() * 1000),
-        gap_ms,
-        limits.batch_size,
-        int(limits.batch_pause_s * 1000 * scale),
-        limits.profile_daily_cap,
-        limits.contact_daily_cap,
-        limits.tenant_daily_limit,
-        limits.tenant_monthly_limit,
-        tenant_day_seed,
-        tenant_month_seed,
-        DAY_KEY_TTL_S,
-        MONTH_KEY_TTL_S,
-    )
-    if code != 0:
-        return Reservation(ok=False, refusal=_REFUSALS[int(code)])
-    return Reservation(ok=True, wait_s=max(0, int(wait_ms)) / 1000.0, keys=tuple(keys[2:]))
+    now_ms = int(time.time() * 1000)
+    pipe = client().pipeline(transaction=False)
+    all_keys = []
+    for contact in contacts:
+        keys = _keys(schema, profile_id, contact, day, month)
+        all_keys.append(keys)
+        pipe.eval(
+            _RESERVE,
+            len(keys),
+            *keys,
+            now_ms,
+            int((rng or random).uniform(low, high) * 1000 * scale),
+            limits.batch_size,
+            int(limits.batch_pause_s * 1000 * scale),
+            limits.profile_daily_cap,
+            limits.contact_daily_cap,
+            limits.tenant_daily_limit,
+            limits.tenant_monthly_limit,
+            tenant_day_seed,
+            tenant_month_seed,
+            DAY_KEY_TTL_S,
+            MONTH_KEY_TTL_S,
+        )
+    results = []
+    for keys, (code, wait_ms) in zip(all_keys, pipe.execute(), strict=True):
+        if code != 0:
+            results.append(Reservation(ok=False, refusal=_REFUSALS[int(code)]))
+        else:
+            results.append(Reservation(ok=True, wait_s=max(0, int(wait_ms)) / 1000.0, keys=tuple(keys[2:])))
+    return results
 
 
 def pacing_release(reservation: Reservation) -> None:

@@ -23,7 +23,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -32,7 +33,9 @@ from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.core.realtime.publish import publish
 from apps.senders import coordination
+from apps.senders.coordination import Reservation
 from apps.senders.driver import session as drv
 from apps.senders.driver.browser import parse_proxy
 from apps.senders.models import MessageState, OutboundMessage, SenderProfile
@@ -48,12 +51,28 @@ IDLE_POLL_S = 2.0
 ACK_WINDOW = timedelta(hours=24)
 # Chats revisited for ticks per idle pass (bounded: each is a page navigation).
 ACK_CHATS_PER_PASS = 5
+# A busy runner re-reads its profile (status, settings) at least this often.
+PROFILE_RELOAD_S = 2.0
 # Sends between two looks at the chat list for incoming messages while busy.
 INBOUND_CHECK_EVERY_SENDS = 10
 
 
 class LeaseLost(Exception):
     pass
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to each claimed message of a batch, recorded in one database call."""
+
+    sent: list[tuple[int, uuid.UUID, str]] = field(default_factory=list)
+    acks: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[int, uuid.UUID]] = field(default_factory=list)
+    failed: list[tuple[ledger.ClaimedMessage, str, str, bool]] = field(default_factory=list)
+    released: list[ledger.ClaimedMessage] = field(default_factory=list)
+    unknown: list[ledger.ClaimedMessage] = field(default_factory=list)
+    stop: bool = False
+    after: Callable[[], Awaitable[None]] | None = None
 
 
 def host_identity() -> str:
@@ -159,9 +178,12 @@ class ProfileRunner:
         self._wake = asyncio.Event()
         self._stopping = False
         self._lease_lost = False
+        self._dirty = False
+        self._seeds = pacing.UsageSeeds()
         self.tenant = None
 
     def wake(self) -> None:
+        self._dirty = True
         self._wake.set()
 
     def stop(self) -> None:
@@ -379,24 +401,28 @@ class ProfileRunner:
         assert self.transport is not None
         idle_since = time.monotonic()
         last_idle_poll = 0.0
-        sends = 0
+        since_inbound_check = 0
+        profile: SenderProfile | None = None
+        loaded_at = 0.0
         while not self._stopping:
             self._check_lease()
-            profile = await self.db(SenderProfile.objects.get, id=self.profile_id)
-            if profile.status == SenderProfile.Status.RATE_LIMITED and (
-                profile.paused_until is None or profile.paused_until <= timezone.now()
-            ):
-                profile = await self.db(profiles.profile_resume_after_pause, profile=profile)
-            if profile.status != SenderProfile.Status.CONNECTED:
-                return
+            if profile is None or self._dirty or time.monotonic() - loaded_at > PROFILE_RELOAD_S:
+                self._dirty = False
+                profile, loaded_at = await self.db(SenderProfile.objects.get, id=self.profile_id), time.monotonic()
+                if profile.status == SenderProfile.Status.RATE_LIMITED and (
+                    profile.paused_until is None or profile.paused_until <= timezone.now()
+                ):
+                    profile = await self.db(profiles.profile_resume_after_pause, profile=profile)
+                if profile.status != SenderProfile.Status.CONNECTED:
+                    return
             window = pacing.profile_window(profile, self.tenant)
             if not window.open:
                 await self._wait_until(window.until)
-                if self._stopping:
-                    return
+                profile = None
                 continue
-            message = await self.db(ledger.next_due_message, profile_id=self.profile_id)
-            if message is None:
+            batch = self.transport.max_batch if profile.pacing_gap_s[1] == 0 else 1
+            messages = await self.db(ledger.next_due_messages, profile_id=self.profile_id, limit=batch)
+            if not messages:
                 if time.monotonic() - idle_since > settings.SENDER_IDLE_PARK_S:
                     return
                 if time.monotonic() - last_idle_poll > IDLE_POLL_S:
@@ -406,12 +432,14 @@ class ProfileRunner:
                 await self._sleep(1.0)
                 continue
             idle_since = time.monotonic()
-            keep_going = await self._send_one(profile, message)
+            sent, keep_going = await self._send_batch(profile, messages)
             if not keep_going:
                 return
-            sends += 1
-            if sends % INBOUND_CHECK_EVERY_SENDS == 0 and not await self._capture_incoming():
-                return
+            since_inbound_check += sent
+            if since_inbound_check >= INBOUND_CHECK_EVERY_SENDS:
+                since_inbound_check = 0
+                if not await self._capture_incoming():
+                    return
 
     async def _wait_until(self, until) -> None:
         if until is None:
@@ -426,112 +454,133 @@ class ProfileRunner:
             return
         await self._sleep(delay)
 
-    async def _send_one(self, profile: SenderProfile, message: OutboundMessage) -> bool:
-        """Reserve pacing, claim, send, record. Returns False when the runner must stop."""
-        assert self.transport is not None
-        reservation = await self.db(
-            pacing.pacing_reserve_for, profile=profile, tenant=self.tenant, contact=message.to_number
+    async def _send_batch(self, profile: SenderProfile, messages: list[OutboundMessage]) -> tuple[int, bool]:
+        """Reserve pacing for each message, claim them, send them in order at their slots and
+        record the outcomes. Returns (messages sent, whether the runner may go on)."""
+        reservations = await self.db(
+            pacing.pacing_reserve_for,
+            profile=profile,
+            tenant=self.tenant,
+            contacts=[m.to_number for m in messages],
+            seeds=self._seeds,
         )
-        if not reservation.ok:
-            return await self._refused(profile, message, reservation.refusal)
-        if reservation.wait_s > 0:
-            await self._sleep(reservation.wait_s)
+        planned: list[tuple[OutboundMessage, Reservation]] = []
+        deferred: list[int] = []
+        refusal = ""
+        for message, reservation in zip(messages, reservations, strict=True):
+            if reservation.ok and not refusal:
+                planned.append((message, reservation))
+            elif reservation.ok:
+                coordination.pacing_release(reservation)
+            elif reservation.refusal == coordination.PacingRefusal.CONTACT_DAILY_CAP:
+                deferred.append(message.id)
+            else:
+                refusal = refusal or reservation.refusal
+        if deferred:
+            until = pacing.next_local_midnight(self.tenant)
+            await self.db(ledger.messages_defer, message_ids=deferred, until=until, reason="contact_daily_cap")
+        self._check_lease()
+        claims = {}
+        if planned:
+            claimed = await self.db(
+                ledger.messages_claim,
+                profile_id=self.profile_id,
+                holder=self.host.identity,
+                message_ids=[m.id for m, _ in planned],
+            )
+            claims = {c.id: c for c in claimed}
+        started = time.monotonic()
+        outcome = BatchOutcome()
+        for message, reservation in planned:
+            claim = claims.get(message.id)
+            if claim is None or outcome.stop or claim.opted_out:
+                coordination.pacing_release(reservation)
+                if claim is not None and claim.opted_out:
+                    outcome.skipped.append((claim.id, claim.claim_token))
+                elif claim is not None:
+                    outcome.released.append(claim)
+                continue
+            delay = reservation.wait_s - (time.monotonic() - started)
+            if delay > 0:
+                await self._sleep(delay)
             if self._stopping:
                 coordination.pacing_release(reservation)
-                return False
-        self._check_lease()
-        claims = await self.db(
-            ledger.messages_claim, profile_id=self.profile_id, holder=self.host.identity, message_id=message.id
+                outcome.released.append(claim)
+                outcome.stop = True
+                continue
+            await self._send_claim(profile, claim, reservation, outcome)
+        await self.db(self._record_batch, outcome)
+        for claim in outcome.unknown:
+            await self._settle_unknown(claim, "no sent tick")
+        if refusal:
+            await self._refused(profile, refusal)
+            outcome.stop = True
+        if outcome.after is not None:
+            await outcome.after()
+        return len(outcome.sent), not outcome.stop
+
+    async def _send_claim(
+        self, profile: SenderProfile, claim: ledger.ClaimedMessage, reservation: Reservation, outcome: BatchOutcome
+    ) -> None:
+        """Send one claimed message and file its outcome (recorded by `_record_batch`)."""
+        assert self.transport is not None
+        typing_ms = (
+            0 if profile.pacing_gap_s[1] == 0 else int(settings.SENDER_TYPING_DELAY_MS * coordination.time_scale())
         )
-        if not claims:
-            coordination.pacing_release(reservation)
-            return True
-        claim = claims[0]
-        if claim.opted_out:
-            coordination.pacing_release(reservation)
-            await self.db(ledger.messages_mark_skipped_opted_out, claims=[(claim.id, claim.claim_token)])
-            return True
-        typing_ms = int(settings.SENDER_TYPING_DELAY_MS * coordination.time_scale())
-        if profile.pacing_preset == "off":
-            typing_ms = 0
         try:
             receipt = await self.transport.send_text(claim.to_number.lstrip("+"), claim.body, typing_delay_ms=typing_ms)
         except drv.InvalidNumber as exc:
             coordination.pacing_release(reservation)
-            await self.db(
-                ledger.message_mark_failed,
-                message_id=claim.id,
-                claim_token=claim.claim_token,
-                code="invalid_number",
-                detail=str(exc),
-                retryable=False,
-            )
-            return True
+            outcome.failed.append((claim, "invalid_number", str(exc), False))
         except drv.LoggedOut as exc:
             coordination.pacing_release(reservation)
-            await self.db(
-                ledger.message_release,
-                message_id=claim.id,
-                claim_token=claim.claim_token,
-                reason="logged out before sending",
-            )
-            await self._logged_out(str(exc))
-            return False
+            outcome.released.append(claim)
+            outcome.stop = True
+            detail = str(exc)
+            outcome.after = lambda: self._logged_out(detail)
         except drv.Banned as exc:
             coordination.pacing_release(reservation)
-            await self.db(
-                ledger.message_mark_failed,
-                message_id=claim.id,
-                claim_token=claim.claim_token,
-                code="banned",
-                detail=str(exc),
-                retryable=False,
-            )
-            await self._account_problem(drv.Screen.BANNED, "while sending")
-            return False
+            outcome.failed.append((claim, "banned", str(exc), False))
+            outcome.stop = True
+            outcome.after = lambda: self._account_problem(drv.Screen.BANNED, "while sending")
         except drv.RateLimited as exc:
             coordination.pacing_release(reservation)
-            if exc.after_submit:
-                await self._settle_unknown(claim, str(exc))
-            else:
-                await self.db(
-                    ledger.message_release,
-                    message_id=claim.id,
-                    claim_token=claim.claim_token,
-                    reason="rate limited before sending",
-                )
-            await self._account_problem(drv.Screen.RATE_LIMITED, "while sending")
-            return False
-        except drv.SendOutcomeUnknown as exc:
-            await self._settle_unknown(claim, str(exc))
-            return True
+            (outcome.unknown if exc.after_submit else outcome.released).append(claim)
+            outcome.stop = True
+            outcome.after = lambda: self._account_problem(drv.Screen.RATE_LIMITED, "while sending")
+        except drv.SendOutcomeUnknown:
+            outcome.unknown.append(claim)
         except drv.DriverError as exc:
             # Failed before the message was handed over (timeout, crash): safe to retry.
             coordination.pacing_release(reservation)
-            await self.db(
-                ledger.message_mark_failed,
-                message_id=claim.id,
-                claim_token=claim.claim_token,
-                code=exc.code,
-                detail=str(exc)[:500],
-                retryable=True,
-            )
-            return not isinstance(exc, drv.BrowserCrashed)
-        await self.db(self._record_sent, claim.id, claim.claim_token, receipt.wa_message_id)
-        if receipt.status in (MessageState.DELIVERED, MessageState.READ):
-            await self.db(
-                ledger.message_mark_ack,
-                profile_id=self.profile_id,
-                wa_message_id=receipt.wa_message_id,
-                state=receipt.status,
-            )
-        return True
+            outcome.failed.append((claim, exc.code, str(exc), True))
+            outcome.stop = outcome.stop or isinstance(exc, drv.BrowserCrashed)
+        else:
+            outcome.sent.append((claim.id, claim.claim_token, receipt.wa_message_id))
+            if receipt.status in (MessageState.DELIVERED, MessageState.READ):
+                outcome.acks.append((receipt.wa_message_id, receipt.status))
 
-    def _record_sent(self, message_id: int, claim_token: uuid.UUID, wa_message_id: str) -> None:
+    def _record_batch(self, outcome: BatchOutcome) -> None:
         from apps.billing.services import usage_record_add
 
-        if ledger.message_mark_sent(message_id=message_id, claim_token=claim_token, wa_message_id=wa_message_id):
-            usage_record_add(tenant=self.tenant, messages_sent=1)
+        sent = ledger.messages_mark_sent(claims=outcome.sent)
+        if sent:
+            usage_record_add(tenant=self.tenant, messages_sent=sent)
+        for wa_id, state in outcome.acks:
+            ledger.message_mark_ack(profile_id=self.profile_id, wa_message_id=wa_id, state=state)
+        ledger.messages_mark_skipped_opted_out(claims=outcome.skipped)
+        failed_final = 0
+        for claim, code, detail, retryable in outcome.failed:
+            state = ledger.message_mark_failed(
+                message_id=claim.id, claim_token=claim.claim_token, code=code, detail=detail[:500], retryable=retryable
+            )
+            failed_final += state not in (None, MessageState.QUEUED)
+        if failed_final:
+            usage_record_add(tenant=self.tenant, messages_failed=failed_final)
+        for claim in outcome.released:
+            ledger.message_release(
+                message_id=claim.id, claim_token=claim.claim_token, reason="not sent: runner stopping"
+            )
 
     async def _settle_unknown(self, claim: ledger.ClaimedMessage, detail: str) -> None:
         """Submitted but unconfirmed: look at the chat now; never resend blindly."""
@@ -541,17 +590,14 @@ class ProfileRunner:
             outcome, why = ledger.ReconcileOutcome.UNDECIDABLE, detail
         await self.db(ledger.message_reconcile, message_id=claim.id, outcome=outcome, wa_message_id=wa_id, detail=why)
 
-    async def _refused(self, profile: SenderProfile, message: OutboundMessage, refusal: str) -> bool:
-        midnight = pacing.next_local_midnight(self.tenant)
-        if refusal == coordination.PacingRefusal.CONTACT_DAILY_CAP:
-            await self.db(ledger.messages_defer, message_ids=[message.id], until=midnight, reason=refusal)
-            return True
+    async def _refused(self, profile: SenderProfile, refusal: str) -> None:
+        """A cap or plan limit is reached: pause the profile until it resets and say so."""
+        until = pacing.next_local_midnight(self.tenant)
         if refusal == coordination.PacingRefusal.TENANT_MONTHLY_LIMIT:
             local = pacing.local_now(self.tenant)
-            first_next = (local.replace(day=28) + timedelta(days=4)).replace(
+            until = (local.replace(day=28) + timedelta(days=4)).replace(
                 day=1, hour=0, minute=0, second=0, microsecond=0
             )
-            midnight = first_next
         detail = {
             coordination.PacingRefusal.PROFILE_DAILY_CAP: "Daily cap reached for this number; sending resumes tomorrow.",
             coordination.PacingRefusal.TENANT_DAILY_LIMIT: "Your plan's daily message limit is reached; sending resumes tomorrow.",
@@ -559,15 +605,12 @@ class ProfileRunner:
         }[refusal]
 
         def pause() -> None:
-            SenderProfile.objects.filter(id=self.profile_id).update(paused_until=midnight)
-            from apps.core.realtime.publish import publish
-
+            SenderProfile.objects.filter(id=self.profile_id).update(paused_until=until)
             publish(
                 "notifications", {"kind": "notification", "level": "warning", "message": f"{profile.label}: {detail}"}
             )
 
         await self.db(pause)
-        return True
 
     async def _idle_chores(self) -> bool:
         """Catch incoming messages and new ticks while there is nothing to send."""

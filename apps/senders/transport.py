@@ -18,6 +18,8 @@ from apps.senders.driver.browser import ProxySettings
 class Transport(Protocol):
     screen: str
     logged_in: bool
+    # Messages sent back to back when pacing is off (1 for a browser: each is recorded at once).
+    max_batch: int
 
     @property
     def is_open(self) -> bool: ...
@@ -47,6 +49,7 @@ class BrowserTransport:
         )
         self.screen = ""
         self.logged_in = False
+        self.max_batch = 1
 
     @property
     def is_open(self) -> bool:
@@ -99,6 +102,7 @@ class NullTransport:
     def __init__(self) -> None:
         self.screen = drv.Screen.READY
         self.logged_in = True
+        self.max_batch = 200
         self._open = False
         self.sent: list[tuple[str, str]] = []
 

@@ -165,7 +165,7 @@ WHERE m.id IN (
     SELECT id FROM senders_outboundmessage
     WHERE profile_id = %(profile_id)s AND state = 'queued'
       AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-      {only_id}
+      {only_ids}
     ORDER BY id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -176,23 +176,19 @@ RETURNING m.id, m.to_number, m.body, m.attempts,
 
 
 def messages_claim(
-    *, profile_id: int, holder: str, limit: int = 1, message_id: int | None = None
+    *, profile_id: int, holder: str, limit: int = 1, message_ids: list[int] | None = None
 ) -> list[ClaimedMessage]:
-    """Claim up to `limit` due queued messages of a profile (or exactly `message_id`), oldest
-    first, skipping rows another transaction holds. Each claimed row is `sending` under one new
-    claim token; `opted_out` tells the caller to skip it instead of sending."""
+    """Claim up to `limit` due queued messages of a profile (only among `message_ids` when
+    given), oldest first, skipping rows another transaction holds. Each claimed row is `sending`
+    under one new claim token; `opted_out` tells the caller to skip it instead of sending."""
     token = uuid.uuid4()
-    sql = _CLAIM_SQL.format(only_id="AND id = %(message_id)s" if message_id is not None else "")
+    sql = _CLAIM_SQL.format(only_ids="AND id = ANY(%(ids)s)" if message_ids is not None else "")
+    if message_ids is not None:
+        limit = len(message_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
-            {
-                "token": token,
-                "holder": holder[:200],
-                "profile_id": profile_id,
-                "limit": limit,
-                "message_id": message_id,
-            },
+            {"token": token, "holder": holder[:200], "profile_id": profile_id, "limit": limit, "ids": message_ids},
         )
         rows = cursor.fetchall()
     rows.sort(key=lambda row: row[0])
@@ -202,16 +198,15 @@ def messages_claim(
     ]
 
 
-def next_due_message(*, profile_id: int) -> OutboundMessage | None:
-    """Peek (no lock) at the next message a profile would send: pacing is reserved for it
-    before it is claimed."""
+def next_due_messages(*, profile_id: int, limit: int = 1) -> list[OutboundMessage]:
+    """Peek (no lock) at the next messages a profile would send: pacing is reserved for them
+    before they are claimed."""
     now = timezone.now()
-    return (
+    return list(
         OutboundMessage.objects.filter(profile_id=profile_id, state=MessageState.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("id")
-        .only("id", "to_number", "body")
-        .first()
+        .only("id", "to_number", "body")[:limit]
     )
 
 

@@ -120,19 +120,49 @@ def limits_for(profile: SenderProfile, tenant: Tenant, today: date) -> PacingLim
     )
 
 
+@dataclass
+class UsageSeeds:
+    """Messages already sent today / this month, read from the database at most once a minute
+    (they only matter when Redis lost its counters)."""
+
+    day: date | None = None
+    values: tuple[int, int] = (0, 0)
+    read_at: float = 0.0
+
+    def get(self, tenant: Tenant, today: date) -> tuple[int, int]:
+        if self.day != today or _monotonic() - self.read_at > SEEDS_REFRESH_S:
+            self.day, self.values, self.read_at = today, usage_seeds(tenant, today), _monotonic()
+        return self.values
+
+
+SEEDS_REFRESH_S = 60.0
+
+
+def _monotonic() -> float:
+    import time as _time
+
+    return _time.monotonic()
+
+
 def pacing_reserve_for(
-    *, profile: SenderProfile, tenant: Tenant, contact: str, now: datetime | None = None
-) -> Reservation:
-    """Reserve a send slot for `contact` on `profile` (see coordination.pacing_reserve)."""
+    *,
+    profile: SenderProfile,
+    tenant: Tenant,
+    contacts: list[str],
+    seeds: UsageSeeds | None = None,
+    now: datetime | None = None,
+) -> list[Reservation]:
+    """Reserve send slots for `contacts` (in order) on `profile` (see
+    coordination.pacing_reserve_many)."""
     today = local_now(tenant, now).date()
-    seeds = usage_seeds(tenant, today)
-    return coordination.pacing_reserve(
+    day_seed, month_seed = (seeds or UsageSeeds()).get(tenant, today)
+    return coordination.pacing_reserve_many(
         schema=tenant.schema_name,
         profile_id=profile.id,
-        contact=contact,
+        contacts=contacts,
         day=today.isoformat(),
         month=today.strftime("%Y-%m"),
         limits=limits_for(profile, tenant, today),
-        tenant_day_seed=seeds[0],
-        tenant_month_seed=seeds[1],
+        tenant_day_seed=day_seed,
+        tenant_month_seed=month_seed,
     )
