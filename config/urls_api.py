@@ -1,4 +1,6 @@
-"""/api/v1/ on tenant hosts. Each app adds its router here."""
+"""/api/v1/ on tenant hosts. Each app adds its routes here (routers with trailing_slash=False,
+so every path looks like /api/v1/api-keys). Unknown paths fall through to the JSON 404 of
+config/urls_tenant.py."""
 
 from django.urls import include, path
 

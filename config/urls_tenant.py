@@ -1,13 +1,20 @@
 """URLs of a tenant host `<slug>.<BASE_DOMAIN>`: the customer portal and the API."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core.api.views import ApiNotFoundView
 
 urlpatterns = [
     path("api/v1/", include("config.urls_api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Any other /api/ path: a 404 in the API's error shape, not the portal's HTML page.
+    re_path(r"^api/", ApiNotFoundView.as_view(), name="api-not-found"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.portal.urls")),
 ]
+
+# 500s under /api/ in the API's error shape; Django's page elsewhere.
+handler500 = "apps.core.api.errors.server_error"

@@ -13,7 +13,9 @@ class ChorusError(Exception):
     status: int = 400
     default_code: str = "error"
 
-    def __init__(self, message: str, *, code: str | StrEnum | None = None, details: Any = None, status: int | None = None):
+    def __init__(
+        self, message: str, *, code: str | StrEnum | None = None, details: Any = None, status: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.code = str(code or self.default_code)

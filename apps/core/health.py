@@ -22,7 +22,9 @@ def check_database() -> None:
 
 
 def check_redis() -> None:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+    )
     try:
         client.ping()
     finally:
@@ -32,7 +34,8 @@ def check_redis() -> None:
 def check_celery() -> None:
     from config.celery import app
 
-    replies = app.control.ping(timeout=CELERY_PING_TIMEOUT_S)
+    # limit=1: return on the first answer instead of always waiting out the timeout.
+    replies = app.control.ping(timeout=CELERY_PING_TIMEOUT_S, limit=1)
     if not replies:
         raise RuntimeError("no Celery worker answered")
 

@@ -1,0 +1,169 @@
+"""`make bench-senders`: figures for the sending engine, written to var/bench/senders.json.
+
+- ledger_msgs_per_s: the real sender loop (claims, pacing reservations, bookkeeping, usage
+  rollup) with the null transport, one profile, pacing off.
+- naive_task_per_message_msgs_per_s: the design we did not build — one Celery task per message
+  (load, claim, send, record) — on a real Celery worker with the same concurrency as a sender.
+- web_msgs_per_s_per_profile: one profile sending through Chromium to the simulator, pacing off.
+- profiles_active / pss_mb_per_active_profile: five profiles sending at once; proportional
+  memory of each browser's process tree, and zero browsers once they are parked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import schema_context, tenant_context
+
+from apps.billing.models import Plan
+from apps.senders.models import MessageState, OutboundMessage, SenderProfile
+from apps.senders.services import ledger
+from apps.senders.transport import NullTransport
+from apps.tenants import services as tenant_services
+from apps.tenants.models import Tenant
+from config.celery import app
+
+logger = logging.getLogger(__name__)
+
+BENCH_TENANT_SLUG = "bench-senders"
+BENCH_PLAN_SLUG = "bench-unlimited"
+UNLIMITED = 10**9
+
+
+def bench_tenant() -> Tenant:
+    """A tenant on an effectively unlimited plan, so plan quotas never stop the benchmark."""
+    plan, _ = Plan.objects.update_or_create(
+        slug=BENCH_PLAN_SLUG,
+        defaults={
+            "name": "Benchmark (unlimited)",
+            "is_public": False,
+            "max_numbers": 1000,
+            "messages_per_day": UNLIMITED,
+            "messages_per_month": UNLIMITED,
+            "max_contacts": UNLIMITED,
+            "feature_api": True,
+            "feature_chatbots": True,
+        },
+    )
+    tenant = Tenant.objects.filter(slug=BENCH_TENANT_SLUG).first()
+    if tenant is None:
+        tenant = tenant_services.tenant_create(name="Benchmark", slug=BENCH_TENANT_SLUG, plan_slug=plan.slug).tenant
+    return tenant
+
+
+def bench_profile(label: str, **overrides) -> SenderProfile:
+    fields = {
+        "label": label,
+        "status": SenderProfile.Status.CONNECTED,
+        "pacing_preset": "off",
+        "batch_size": 0,
+        "daily_cap": UNLIMITED,
+        "warmup_enabled": False,
+        "per_contact_daily_cap": 100,
+        **overrides,
+    }
+    profile = SenderProfile.objects.create(**fields)
+    return profile
+
+
+def queue_messages(profile: SenderProfile, count: int, prefix: str) -> list[int]:
+    """Insert `count` queued messages to distinct numbers (not part of any timing)."""
+    now = timezone.now()
+    rows = [
+        OutboundMessage(
+            profile=profile,
+            to_number=f"+9197{i % 100_000_000:08d}",
+            body=f"{prefix} message {i}",
+            queued_at=now,
+        )
+        for i in range(count)
+    ]
+    return [m.id for m in OutboundMessage.objects.bulk_create(rows, batch_size=5000)]
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"benchmark timed out waiting for {what}")
+
+
+@dataclass(frozen=True)
+class Throughput:
+    messages: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+def ledger_throughput(tenant: Tenant, count: int) -> Throughput:
+    """Drain `count` messages through a SenderHost with the null transport."""
+    from apps.senders.host import SenderHost
+
+    with tenant_context(tenant):
+        profile = bench_profile(f"ledger-{uuid.uuid4().hex[:6]}")
+        queue_messages(profile, count, "ledger")
+    host = SenderHost(transport_factory=NullTransport)
+    try:
+        started = time.perf_counter()
+        host.kick(tenant.schema_name, profile.id)
+        with tenant_context(tenant):
+            wait_until(
+                lambda: not OutboundMessage.objects.filter(profile=profile, state__in=["queued", "sending"]).exists(),
+                timeout_s=600,
+                what="the ledger run",
+            )
+        elapsed = time.perf_counter() - started
+    finally:
+        host.shutdown()
+    with tenant_context(tenant):
+        sent = OutboundMessage.objects.filter(profile=profile, state=MessageState.SENT).count()
+    return Throughput(messages=sent, seconds=elapsed)
+
+
+@app.task(name="bench.naive_send_one", ignore_result=True)
+def naive_send_one(message_id: int) -> None:
+    """The naive design: a task per message that claims, 'sends' and records it."""
+    message = OutboundMessage.objects.filter(id=message_id, state=MessageState.QUEUED).first()
+    if message is None:
+        return
+    claims = ledger.messages_claim(profile_id=message.profile_id, holder="naive", message_ids=[message_id])
+    for claim in claims:
+        ledger.message_mark_sent(message_id=claim.id, claim_token=claim.claim_token, wa_message_id=f"naive_{claim.id}")
+
+
+def naive_throughput(tenant: Tenant, count: int) -> Throughput:
+    """One Celery task per message through the real broker and a real worker (started by the
+    caller with `-Q bench`)."""
+    with tenant_context(tenant):
+        profile = bench_profile(f"naive-{uuid.uuid4().hex[:6]}")
+        ids = queue_messages(profile, count, "naive")
+    started = time.perf_counter()
+    with schema_context(tenant.schema_name):
+        for message_id in ids:
+            naive_send_one.apply_async(args=[message_id], queue="bench")
+    with tenant_context(tenant):
+        wait_until(
+            lambda: not OutboundMessage.objects.filter(profile=profile, state__in=["queued", "sending"]).exists(),
+            timeout_s=600,
+            what="the naive run",
+        )
+    elapsed = time.perf_counter() - started
+    connection.set_schema_to_public()
+    return Throughput(messages=count, seconds=elapsed)
+
+
+def cleanup(tenant: Tenant) -> None:
+    with tenant_context(tenant):
+        OutboundMessage.objects.all().delete()
+        SenderProfile.objects.all().delete()
