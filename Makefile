@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSERVICES := $(PY) config/devservices.py
 
-.PHONY: run test stop migrate shell lint format services seed bench-tenants ci help
+.PHONY: run test stop migrate shell lint format services browser seed bench-tenants bench-senders ci help
 
 help:
 	@echo "make run           set up and start the whole platform (Ctrl-C stops it)"
@@ -16,6 +16,8 @@ help:
 	@echo "make shell         Django shell"
 	@echo "make lint          ruff check + format check"
 	@echo "make bench-tenants tenant creation benchmark (var/bench/tenants.json)"
+	@echo "make bench-senders sending engine benchmark (var/bench/senders.json)"
+	@echo "make browser       find a Chromium, or install one (CHROMIUM_PATH overrides)"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || $(PY_SYS) -m venv $(VENV)
@@ -26,6 +28,12 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 services: $(STAMP)
 	@$(DEVSERVICES) up
 
+# The sender workers and the browser tests drive Chromium: use the one configured or found
+# (CHROMIUM_PATH, Playwright's own, chromium on PATH), else install one (apt as root, else
+# `playwright install chromium`). Does nothing when one is there.
+browser: $(STAMP)
+	@$(PY) config/browser.py ensure
+
 migrate: services
 	$(PY) manage.py migrate_all -v 0
 
@@ -34,7 +42,7 @@ seed: migrate
 
 # Everything in one shell so that Ctrl-C (or any failure) stops the processes and the local
 # services this run started itself; services that were already running are left alone.
-run: $(STAMP)
+run: $(STAMP) browser
 	@mkdir -p var/run; \
 	$(DEVSERVICES) up --record var/run/run-services.json || exit 1; \
 	trap '$(DEVSERVICES) down --only var/run/run-services.json' EXIT; \
@@ -56,7 +64,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 # Starts the services it needs and stops, at the end, only those it started itself.
-test: $(STAMP)
+test: $(STAMP) browser
 	@mkdir -p var/run; \
 	$(DEVSERVICES) up --record var/run/test-services.json || exit 1; \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
@@ -64,3 +72,6 @@ test: $(STAMP)
 
 bench-tenants: migrate
 	$(PY) manage.py bench_tenants
+
+bench-senders: migrate browser
+	$(PY) manage.py bench_senders

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import pwd
@@ -35,6 +36,8 @@ REDIS_PORT = int(os.environ.get("CHORUS_REDIS_PORT", "63799"))
 PG_DB = "chorus"
 PG_USER = "chorus"
 START_TIMEOUT_S = 30
+# Enough of a SHA-1 to tell checkouts on one machine apart.
+PG_DIR_DIGEST_CHARS = 12
 
 
 def load_dotenv() -> None:
@@ -116,7 +119,9 @@ def pg_dir(owner: str | None) -> Path:
     probe = subprocess.run(["runuser", "-u", owner, "--", "test", "-x", str(ROOT)], check=False)
     if probe.returncode == 0:
         return preferred
-    fallback = Path("/var/tmp") / f"chorus-pg-{abs(hash(str(ROOT))) % 10**8}"
+    # A stable name per checkout (hash() is salted per process, so it would move every run).
+    digest = hashlib.sha1(str(ROOT).encode(), usedforsecurity=False).hexdigest()[:PG_DIR_DIGEST_CHARS]
+    fallback = Path("/var/tmp") / f"chorus-pg-{digest}"
     log(f"{owner} cannot reach {ROOT}; keeping the cluster in {fallback}")
     return fallback
 

@@ -195,10 +195,24 @@ def provisioning_start(
     return provisioning
 
 
+# Shown on the sign-up progress page when creation broke for a reason that is ours, not the
+# user's; the details go to the log, never to the page.
+PROVISIONING_CRASHED_MESSAGE = "Something went wrong on our side while creating your workspace. Please try again."
+
+
 def provisioning_run(*, provisioning_id: int) -> TenantProvisioning | None:
-    """Worker side of sign-up. Idempotent: a finished request is left as it is."""
+    """Worker side of sign-up. Idempotent: a finished request is left as it is.
+
+    Every way out leaves the request DONE or FAILED, never RUNNING: the sign-up page polls it
+    until it is one or the other, so a request stuck in RUNNING would hang that page forever.
+    Expected refusals (slug taken meanwhile, stale template) keep their message; anything else
+    (a database error, a schema left behind by an earlier crash) is logged with its traceback
+    and shown as a generic failure the user can retry."""
     provisioning = TenantProvisioning.objects.select_related("owner").filter(pk=provisioning_id).first()
-    if provisioning is None or provisioning.state in (TenantProvisioning.State.DONE, TenantProvisioning.State.FAILED):
+    if provisioning is None:
+        logger.warning("tenant.provisioning_missing", extra={"provisioning_id": provisioning_id})
+        return None
+    if provisioning.state in (TenantProvisioning.State.DONE, TenantProvisioning.State.FAILED):
         return provisioning
     TenantProvisioning.objects.filter(pk=provisioning.pk).update(state=TenantProvisioning.State.RUNNING)
     try:
@@ -210,14 +224,29 @@ def provisioning_run(*, provisioning_id: int) -> TenantProvisioning | None:
             timezone=provisioning.timezone,
         )
     except ChorusError as exc:
-        provisioning.state = TenantProvisioning.State.FAILED
-        provisioning.error = exc.message
-        provisioning.save(update_fields=["state", "error", "updated_at"])
         logger.warning("tenant.provisioning_failed", extra={"provisioning_id": provisioning.id, "code": exc.code})
-        return provisioning
+        return _provisioning_fail(provisioning, exc.message)
+    except Exception:
+        # Deliberately broad, and not hiding anything: the traceback is logged here, and the
+        # request must still end FAILED whatever broke (see the docstring).
+        logger.exception("tenant.provisioning_crashed", extra={"provisioning_id": provisioning.id})
+        return _provisioning_fail(provisioning, PROVISIONING_CRASHED_MESSAGE)
     provisioning.state = TenantProvisioning.State.DONE
     provisioning.tenant = created.tenant
     provisioning.save(update_fields=["state", "tenant", "updated_at"])
+    logger.info("tenant.provisioned", extra={"provisioning_id": provisioning.id, "tenant_id": created.tenant.id})
+    return provisioning
+
+
+def _provisioning_fail(provisioning: TenantProvisioning, message: str) -> TenantProvisioning:
+    # A crash may have left the connection unusable (server gone, broken transaction state) or
+    # in another schema; start clean so recording the failure itself cannot fail for that reason.
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+    connection.set_schema_to_public()
+    provisioning.state = TenantProvisioning.State.FAILED
+    provisioning.error = message
+    provisioning.save(update_fields=["state", "error", "updated_at"])
     return provisioning
 
 

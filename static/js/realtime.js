@@ -1,17 +1,36 @@
-/* Chorus realtime client: one websocket to /ws/notifications/ on the page's own host.
+/* Chorus realtime client: websockets to the page's own tenant host, with reconnects and toasts.
  *
- * Every published event is re-dispatched on `document` as
- *   new CustomEvent("chorus:event", {detail: {topic, event}})
- * so page scripts can listen without knowing about the socket. Events whose
- * `event.kind === "notification"` are also shown as toasts.
+ * Loaded by templates/layouts/app.html on every portal page, where it opens
+ * /ws/notifications/ (the script tag's data-ws-path; data-autoconnect="false" opens nothing)
+ * and shows events whose `event.kind === "notification"` as toasts. Its state is
+ * window.ChorusRealtime = {connected, refused}.
  *
- * Include once, from base.html:
- *   <script src="{% static 'js/realtime.js' %}" defer></script>
- * Optional: data-ws-path="/ws/notifications/" on the script tag.
+ * Page scripts open other sockets through the same code:
  *
- * Reconnects with exponential backoff (1 s doubling to 30 s, with jitter). Does not reconnect
- * when the server refused the connection on purpose: 4401 (not logged in), 4403 (not a member,
- * wrong tenant, suspended), 4404 (no tenant on this host).
+ *   var live = window.Chorus.realtime.connect("/ws/profiles/?profile=12", function (topic, event) {
+ *     // every {"type": "event"} message: topic "profile.12", event {"kind": "profile.qr", ...}
+ *   }, {
+ *     onMessage: function (data) {},   // every other message ({"type": "subscribed"|"error", ...})
+ *     onOpen: function (live) {},      // after each (re)connect: send subscriptions again here
+ *     onState: function (state) {},    // state changed: {connected: bool, refused: null|reason}
+ *     toasts: true                     // show notification events as toasts (default true)
+ *   });
+ *   live.send({type: "subscribe", profile: 13});  // false when the socket is not open
+ *   live.state;                                   // {connected, refused}
+ *   live.close();                                 // close for good (no reconnect)
+ *   window.Chorus.realtime.toast({level: "success", message: "Saved"});  // a toast, no socket
+ *
+ * realtime.js is a plain script at the end of the layout's body, so inline and deferred page
+ * scripts (the layout's `scripts` block) find window.Chorus.realtime already defined.
+ * Every event is also re-dispatched on `document` as
+ *   new CustomEvent("chorus:event", {detail: {path, topic, event}})
+ * for scripts that only listen. Topics are whatever the server's consumer joined for this
+ * connection; the server scopes them to this host's tenant, so nothing here filters tenants.
+ *
+ * Reconnects with exponential backoff (1 s doubling to 30 s, with jitter) and pings every 25 s.
+ * Does not reconnect when the server refused the connection on purpose: 4401 (not logged in),
+ * 4403 (not a member, wrong tenant, suspended), 4404 (no tenant on this host); `state.refused`
+ * then names the reason.
  */
 (function () {
   "use strict";
@@ -21,22 +40,19 @@
   var BACKOFF_MAX_MS = 30000;
   var PING_EVERY_MS = 25000; // under the usual 30-60 s idle timeouts of proxies
   var TOAST_MS = 6000;
+  var DEFAULT_PATH = "/ws/notifications/";
+
+  window.Chorus = window.Chorus || {};
+  if (window.Chorus.realtime) return; // loaded twice: the first copy already runs
 
   var script = document.currentScript;
-  var path = (script && script.dataset.wsPath) || "/ws/notifications/";
-  var socket = null;
-  var backoff = BACKOFF_START_MS;
-  var pingTimer = null;
-  var state = { connected: false, refused: null };
 
-  function url() {
+  function socketUrl(path) {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     return scheme + window.location.host + path;
   }
 
-  function dispatch(topic, event) {
-    document.dispatchEvent(new CustomEvent("chorus:event", { detail: { topic: topic, event: event } }));
-  }
+  // ---- toasts ----
 
   function toastContainer() {
     var box = document.getElementById("chorus-toasts");
@@ -67,37 +83,108 @@
     setTimeout(function () { el.remove(); }, TOAST_MS);
   }
 
-  function onMessage(message) {
-    var data;
-    try { data = JSON.parse(message.data); } catch (e) { return; }
-    if (!data || data.type !== "event") return;
-    dispatch(data.topic, data.event);
-    if (data.event && data.event.kind === "notification") toast(data.event);
+  // ---- connections ----
+
+  function call(callback, arg) {
+    if (typeof callback !== "function") return;
+    try {
+      callback(arg);
+    } catch (e) {
+      // A broken page handler must not take the socket (and every other handler) down with it.
+      if (window.console) window.console.error(e);
+    }
   }
 
-  function connect() {
-    socket = new WebSocket(url());
-    socket.addEventListener("open", function () {
-      state.connected = true;
-      backoff = BACKOFF_START_MS;
-      pingTimer = setInterval(function () {
-        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-      }, PING_EVERY_MS);
-    });
-    socket.addEventListener("message", onMessage);
-    socket.addEventListener("close", function (closed) {
-      state.connected = false;
-      clearInterval(pingTimer);
-      if (REFUSED[closed.code]) {
-        state.refused = REFUSED[closed.code];
+  function connect(path, onEvent, options) {
+    options = options || {};
+    var showToasts = options.toasts !== false;
+    var state = { connected: false, refused: null };
+    var socket = null;
+    var backoff = BACKOFF_START_MS;
+    var pingTimer = null;
+    var retryTimer = null;
+    var closed = false;
+
+    var live = {
+      path: path,
+      state: state,
+      send: function (data) {
+        if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+        socket.send(JSON.stringify(data));
+        return true;
+      },
+      close: function () {
+        closed = true;
+        clearTimeout(retryTimer);
+        clearInterval(pingTimer);
+        if (socket) socket.close(1000);
+      }
+    };
+
+    function setState(connected, refused) {
+      state.connected = connected;
+      state.refused = refused;
+      call(options.onState, state);
+    }
+
+    function onMessage(message) {
+      var data;
+      try { data = JSON.parse(message.data); } catch (e) { return; }
+      if (!data || typeof data !== "object" || data.type === "pong") return;
+      if (data.type !== "event") {
+        call(options.onMessage, data);
         return;
       }
-      var delay = Math.min(backoff, BACKOFF_MAX_MS) * (0.5 + Math.random() / 2);
-      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-      setTimeout(connect, delay);
-    });
+      if (typeof onEvent === "function") {
+        try {
+          onEvent(data.topic, data.event);
+        } catch (e) {
+          if (window.console) window.console.error(e);
+        }
+      }
+      document.dispatchEvent(
+        new CustomEvent("chorus:event", { detail: { path: path, topic: data.topic, event: data.event } })
+      );
+      if (showToasts && data.event && data.event.kind === "notification") toast(data.event);
+    }
+
+    function open() {
+      socket = new WebSocket(socketUrl(path));
+      socket.addEventListener("open", function () {
+        backoff = BACKOFF_START_MS;
+        setState(true, null);
+        pingTimer = setInterval(function () { live.send({ type: "ping" }); }, PING_EVERY_MS);
+        call(options.onOpen, live);
+      });
+      socket.addEventListener("message", onMessage);
+      socket.addEventListener("close", function (event) {
+        clearInterval(pingTimer);
+        if (closed) {
+          setState(false, null);
+          return;
+        }
+        if (REFUSED[event.code]) {
+          setState(false, REFUSED[event.code]);
+          return;
+        }
+        setState(false, null);
+        var delay = Math.min(backoff, BACKOFF_MAX_MS) * (0.5 + Math.random() / 2);
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        retryTimer = setTimeout(open, delay);
+      });
+    }
+
+    if ("WebSocket" in window) open();
+    return live;
   }
 
-  window.ChorusRealtime = state;
-  if ("WebSocket" in window) connect();
+  window.Chorus.realtime = { connect: connect, toast: toast };
+
+  // ---- the page's notifications socket ----
+
+  var autoconnect = !(script && script.dataset.autoconnect === "false");
+  var notificationsPath = (script && script.dataset.wsPath) || DEFAULT_PATH;
+  if (autoconnect) {
+    window.ChorusRealtime = connect(notificationsPath, null).state;
+  }
 })();

@@ -1,12 +1,14 @@
+import logging
 import re
 
 import pytest
 from django.core import mail
 from django.test import Client
+from django_tenants.utils import schema_exists
 
 from apps.accounts.models import Membership, Role, User
 from apps.tenants import services as tenant_services
-from apps.tenants.models import Tenant, TenantProvisioning
+from apps.tenants.models import Domain, Tenant, TenantProvisioning
 from tests.conftest import PASSWORD
 
 HANDOFF_LINK = re.compile(r"^http://gamma\.localhost(/accounts/handoff/[^/]+/)$")
@@ -225,6 +227,40 @@ def test_failed_provisioning_shows_the_error_and_a_retry_with_another_address(
     assert retried["Location"] == f"/signup/{second.pk}/"
     assert second.owner_id == provisioning.owner_id
     assert User.objects.filter(email="gina@gamma.test").count() == 1
+
+
+def test_provisioning_that_crashes_ends_failed_and_the_page_says_so(
+    alpha, public_client, django_capture_on_commit_callbacks, caplog
+):
+    """Not a refusal the service knows (ChorusError) but a database error: a domain row left
+    behind for the address makes tenant_create fail on a unique constraint. The request must
+    still end FAILED, or the progress page would poll forever."""
+    sign_up(public_client, django_capture_on_commit_callbacks)
+    provisioning = TenantProvisioning.objects.get(slug="gamma")
+    Domain.objects.create(domain="gamma.localhost", tenant=alpha.tenant, is_primary=False)
+
+    with caplog.at_level(logging.ERROR, logger="apps.tenants.services"):
+        tenant_services.provisioning_run(provisioning_id=provisioning.pk)
+    page = public_client.get(f"/signup/{provisioning.pk}/")
+    status = public_client.get(f"/signup/{provisioning.pk}/status/")
+
+    provisioning.refresh_from_db()
+    assert provisioning.state == TenantProvisioning.State.FAILED
+    assert provisioning.error == tenant_services.PROVISIONING_CRASHED_MESSAGE
+    assert not Tenant.objects.filter(slug="gamma").exists()
+    assert not schema_exists("t_gamma")
+    assert not Membership.objects.filter(user=provisioning.owner).exists()
+    crashes = [r for r in caplog.records if r.getMessage() == "tenant.provisioning_crashed"]
+    assert len(crashes) == 1
+    assert crashes[0].exc_info[0].__name__ == "IntegrityError"
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "We could not create your workspace." in content
+    assert "Something went wrong on our side while creating your workspace. Please try again." in content
+    assert f'action="/signup/{provisioning.pk}/retry/"' in content
+    assert b"http-equiv" not in page.content
+    assert status.status_code == 200
+    assert b"hx-trigger" not in status.content
 
 
 @pytest.mark.live

@@ -12,7 +12,8 @@ from django.test import Client
 
 from apps.accounts.models import User
 from apps.tenants.models import Reseller, Tenant
-from tests.conftest import PASSWORD
+from tests.accounts.factories import UserFactory
+from tests.tenants.factories import ResellerFactory
 
 ADMIN_HOST = settings.BASE_DOMAIN
 
@@ -26,22 +27,22 @@ class ResellerWorld:
 
 @pytest.fixture
 def superuser(db) -> User:
-    return User.objects.create_superuser("root@chorus.test", PASSWORD)
+    return UserFactory(email="root@chorus.test", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
 def north(alpha) -> ResellerWorld:
-    reseller = Reseller.objects.create(name="North Partners", commission_percent=15)
+    reseller = ResellerFactory(name="North Partners", commission_percent=15)
     Tenant.objects.filter(pk=alpha.tenant.pk).update(reseller=reseller)
-    staff = User.objects.create_user("staff@north.test", PASSWORD, is_staff=True, reseller=reseller)
+    staff = UserFactory(email="staff@north.test", is_staff=True, reseller=reseller)
     return ResellerWorld(reseller=reseller, staff=staff, tenant=Tenant.objects.get(pk=alpha.tenant.pk))
 
 
 @pytest.fixture
 def south(beta) -> ResellerWorld:
-    reseller = Reseller.objects.create(name="South Partners", commission_percent=10)
+    reseller = ResellerFactory(name="South Partners", commission_percent=10)
     Tenant.objects.filter(pk=beta.tenant.pk).update(reseller=reseller)
-    staff = User.objects.create_user("staff@south.test", PASSWORD, is_staff=True, reseller=reseller)
+    staff = UserFactory(email="staff@south.test", is_staff=True, reseller=reseller)
     return ResellerWorld(reseller=reseller, staff=staff, tenant=Tenant.objects.get(pk=beta.tenant.pk))
 
 

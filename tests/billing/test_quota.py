@@ -19,6 +19,7 @@ from apps.billing.services import (
 )
 from apps.core.exceptions import QuotaExceeded
 from apps.tenants.services import tenant_set_status
+from tests.billing.factories import PlanFactory
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_quota_require_raises_402_with_the_refusal_code(free_alpha):
 
 
 def test_monthly_limit_counts_this_month_only(alpha):
-    plan = Plan.objects.create(slug="tiny-month", name="Tiny month", messages_per_day=1000, messages_per_month=100)
+    plan = PlanFactory(messages_per_day=1000, messages_per_month=100)
     subscription_change_plan(tenant=alpha.tenant, plan=plan)
     today = selectors.tenant_local_today(alpha.tenant)
     usage_record_add(tenant=alpha.tenant, day=today.replace(day=1) - datetime.timedelta(days=1), messages_sent=500)

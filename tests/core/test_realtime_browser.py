@@ -1,4 +1,5 @@
-"""static/js/realtime.js in a real Chromium against the real ASGI server."""
+"""static/js/realtime.js in a real Chromium against the real ASGI server: injected into a bare page,
+and as every portal page loads it (templates/layouts/app.html)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,18 @@ def open_portal_page(browser, base_url: str, host: str, session: str):
     return page
 
 
+def open_real_portal_page(browser, base_url: str, host: str, session: str, path: str):
+    """A portal page exactly as a signed-in user gets it: the layout loads realtime.js itself."""
+    origin = f"http://{host}:{urlsplit(base_url).port}"
+    context = browser.new_context()
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": origin}])
+    page = context.new_page()
+    response = page.goto(f"{origin}{path}")
+    assert response is not None and response.status == 200, path
+    return page
+
+
 def with_browser(scenario: Callable[[Any], Any]) -> Any:
     def run():
         from playwright.sync_api import sync_playwright
@@ -118,7 +131,7 @@ def test_browser_shows_a_toast_and_dispatches_the_event_for_its_tenant_only(asgi
 
     assert seen == {
         "toast": "Campaign finished",
-        "alpha_events": [{"topic": "notifications", "event": event}],
+        "alpha_events": [{"path": "/ws/notifications/", "topic": "notifications", "event": event}],
         "beta_events": [],
         "beta_toasts": 0,
     }
@@ -135,3 +148,52 @@ def test_browser_stops_reconnecting_when_refused(asgi_server, live_world, sessio
         return page.evaluate("window.ChorusRealtime")
 
     assert with_browser(scenario) == {"connected": False, "refused": "forbidden"}
+
+
+# A page script's own socket through the hook realtime.js documents (what the WhatsApp numbers
+# page does with /ws/profiles/), here on the notifications path, with toasts left to the layout's.
+HOOK = """() => {
+  window.__hooked = [];
+  window.__hook = window.Chorus.realtime.connect(
+    "/ws/notifications/", (topic, event) => window.__hooked.push({topic, event}), {toasts: false}
+  );
+}"""
+
+
+def test_portal_pages_load_realtime_js_show_toasts_and_offer_the_hook_to_page_scripts(
+    asgi_server, live_world, session_of
+):
+    alpha, beta = live_world("alpha"), live_world("beta")
+    alpha_session, beta_session = session_of(alpha, alpha.owner), session_of(beta, beta.owner)
+    event = {"kind": "notification", "level": "info", "message": "Import finished"}
+
+    def scenario(browser):
+        alpha_page = open_real_portal_page(browser, asgi_server, alpha.host, alpha_session, "/")
+        beta_page = open_real_portal_page(browser, asgi_server, beta.host, beta_session, "/settings/team/")
+        for page in (alpha_page, beta_page):
+            page.wait_for_function("window.ChorusRealtime && window.ChorusRealtime.connected")
+        alpha_page.evaluate(HOOK)
+        alpha_page.wait_for_function("window.__hook.state.connected")
+
+        in_thread(lambda: publish("notifications", event, schema_name="t_alpha"))
+
+        alpha_page.locator("#chorus-toasts .chorus-toast").wait_for()
+        alpha_page.wait_for_function("window.__hooked.length === 1")
+        beta_page.wait_for_timeout(500)
+        return {
+            "realtime_scripts": alpha_page.locator('script[src$="/js/realtime.js"]').count(),
+            "alpha_toasts": alpha_page.locator("#chorus-toasts .chorus-toast").all_inner_texts(),
+            "hooked": alpha_page.evaluate("window.__hooked"),
+            "beta_toasts": beta_page.locator("#chorus-toasts .chorus-toast").count(),
+            "beta_connected": beta_page.evaluate("window.ChorusRealtime.connected"),
+        }
+
+    seen = with_browser(scenario)
+
+    assert seen == {
+        "realtime_scripts": 1,
+        "alpha_toasts": ["Import finished"],
+        "hooked": [{"topic": "notifications", "event": event}],
+        "beta_toasts": 0,
+        "beta_connected": True,
+    }

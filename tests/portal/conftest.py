@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.accounts.models import Membership, User
-from tests.conftest import PASSWORD
+from apps.accounts.models import User
+from tests.accounts.factories import MembershipFactory
 
 
 @pytest.fixture
@@ -14,8 +14,9 @@ def member_of(db):
 
     def make(world, role: str, email: str | None = None) -> User:
         email = email or f"{role}@{world.tenant.slug}.test"
-        user = User.objects.create_user(email, PASSWORD, full_name=f"{role.title()} Person")
-        Membership.objects.create(user=user, tenant=world.tenant, role=role)
-        return user
+        membership = MembershipFactory(
+            tenant=world.tenant, role=role, user__email=email, user__full_name=f"{role.title()} Person"
+        )
+        return membership.user
 
     return make

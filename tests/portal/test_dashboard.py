@@ -2,8 +2,8 @@ from datetime import timedelta
 
 from django.urls import reverse
 
-from apps.billing.models import UsageRecord
 from apps.billing.selectors import tenant_local_today
+from tests.billing.factories import UsageRecordFactory
 
 
 def meter(key: str, used: int, limit: int) -> str:
@@ -12,17 +12,15 @@ def meter(key: str, used: int, limit: int) -> str:
 
 def test_dashboard_shows_the_plan_and_exact_usage_from_usage_records(alpha, beta, client_for):
     today = tenant_local_today(alpha.tenant)
-    UsageRecord.objects.create(tenant=alpha.tenant, day=today, messages_sent=37, contacts=412, numbers=2)
+    UsageRecordFactory(tenant=alpha.tenant, day=today, messages_sent=37, contacts=412, numbers=2)
     earlier_this_month = today.replace(day=1)
     month_total = 37
     if earlier_this_month != today:
-        UsageRecord.objects.create(
-            tenant=alpha.tenant, day=earlier_this_month, messages_sent=100, contacts=5, numbers=1
-        )
+        UsageRecordFactory(tenant=alpha.tenant, day=earlier_this_month, messages_sent=100, contacts=5, numbers=1)
         month_total += 100
     # Last month's and another tenant's usage never count.
-    UsageRecord.objects.create(tenant=alpha.tenant, day=earlier_this_month - timedelta(days=1), messages_sent=999)
-    UsageRecord.objects.create(tenant=beta.tenant, day=today, messages_sent=555, contacts=77, numbers=9)
+    UsageRecordFactory(tenant=alpha.tenant, day=earlier_this_month - timedelta(days=1), messages_sent=999)
+    UsageRecordFactory(tenant=beta.tenant, day=today, messages_sent=555, contacts=77, numbers=9)
 
     response = client_for(alpha).get("/")
 
@@ -49,7 +47,7 @@ def test_dashboard_shows_the_tenant_details_and_getting_started(alpha, client_fo
 
 
 def test_usage_card_refresh_returns_only_the_fragment_for_htmx(alpha, client_for):
-    UsageRecord.objects.create(tenant=alpha.tenant, day=tenant_local_today(alpha.tenant), messages_sent=12)
+    UsageRecordFactory(tenant=alpha.tenant, day=tenant_local_today(alpha.tenant), messages_sent=12)
 
     response = client_for(alpha).get("/", HTTP_HX_REQUEST="true")
 

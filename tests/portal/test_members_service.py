@@ -2,14 +2,14 @@
 
 import pytest
 
-from apps.accounts.models import Membership, Role, User
+from apps.accounts.models import Membership, Role
 from apps.accounts.services.members import member_change_role, member_remove
 from apps.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tests.accounts.factories import MembershipFactory
 
 
 def add(world, role, email):
-    user = User.objects.create_user(email, "pw-irrelevant-123")
-    return Membership.objects.create(user=user, tenant=world.tenant, role=role)
+    return MembershipFactory(tenant=world.tenant, role=role, user__email=email)
 
 
 def owner_membership(world):

@@ -1,10 +1,14 @@
-from apps.accounts.models import Membership, Role, User
+import logging
+
+from apps.accounts.models import Membership, Role
 from apps.tenants import services
 from apps.tenants.models import Tenant, TenantProvisioning
+from tests.accounts.factories import UserFactory
+from tests.tenants.factories import TenantFactory
 
 
 def test_provisioning_run_creates_the_tenant_owned_by_the_requester(db, django_capture_on_commit_callbacks):
-    owner = User.objects.create_user("new@zeta.test", "pw-123456789")
+    owner = UserFactory()
 
     with django_capture_on_commit_callbacks() as callbacks:
         provisioning = services.provisioning_start(owner=owner, name="Zeta", slug="zeta", timezone="Asia/Kolkata")
@@ -22,7 +26,7 @@ def test_provisioning_run_creates_the_tenant_owned_by_the_requester(db, django_c
 
 
 def test_provisioning_run_twice_creates_one_tenant(db):
-    owner = User.objects.create_user("twice@eta.test", "pw-123456789")
+    owner = UserFactory()
     provisioning = services.provisioning_start(owner=owner, name="Eta", slug="eta")
 
     services.provisioning_run(provisioning_id=provisioning.id)
@@ -32,9 +36,9 @@ def test_provisioning_run_twice_creates_one_tenant(db):
 
 
 def test_provisioning_failure_is_recorded_with_its_reason(db):
-    owner = User.objects.create_user("late@theta.test", "pw-123456789")
+    owner = UserFactory()
     provisioning = services.provisioning_start(owner=owner, name="Theta", slug="theta")
-    services.tenant_create(name="Someone else", slug="theta")  # taken while the request waited
+    TenantFactory(slug="theta")  # taken while the request waited
 
     services.provisioning_run(provisioning_id=provisioning.id)
 
@@ -44,8 +48,18 @@ def test_provisioning_failure_is_recorded_with_its_reason(db):
     assert not Membership.objects.filter(user=owner).exists()
 
 
-def test_provisioning_of_a_missing_request_is_a_no_op(db):
-    assert services.provisioning_run(provisioning_id=987654) is None
+def test_provisioning_of_a_missing_request_is_logged_and_a_no_op(db, caplog):
+    with caplog.at_level(logging.WARNING, logger="apps.tenants.services"):
+        assert services.provisioning_run(provisioning_id=987654) is None
+
+    assert [(r.getMessage(), r.provisioning_id) for r in caplog.records] == [("tenant.provisioning_missing", 987654)]
+
+
+def test_provision_task_goes_to_the_default_queue():
+    from apps.tenants.tasks import tenant_provision
+    from config.celery import app
+
+    assert app.amqp.router.route({}, tenant_provision.name)["queue"].name == "default"
 
 
 def test_suspend_and_reactivate(alpha):

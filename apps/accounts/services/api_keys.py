@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import ApiKey, Role, User
+from apps.accounts.services.notices import notice_api_key_created
 from apps.billing.models import Subscription
 from apps.core.exceptions import NotFound, PermissionDenied, ValidationFailed
 from apps.tenants.models import Tenant
@@ -105,6 +106,7 @@ def api_key_create(*, tenant: Tenant, name: str, created_by: User | None, role: 
                 api_key = ApiKey.objects.create(
                     tenant=tenant, name=name, prefix=prefix, key_hash=_hash(raw_key), role=role, created_by=created_by
                 )
+                notice_api_key_created(api_key=api_key)
         except IntegrityError:
             if attempt == CREATE_ATTEMPTS:
                 raise

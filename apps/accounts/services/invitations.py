@@ -23,6 +23,7 @@ from django.utils import timezone
 from apps.accounts.models import Invitation, Membership, Role, User
 from apps.accounts.services.emails import email_send
 from apps.accounts.services.links import tenant_path, tenant_url
+from apps.accounts.services.notices import notice_invitation_created, notice_member_joined
 from apps.core.exceptions import Conflict, NotFound, PermissionDenied, ValidationFailed
 from apps.tenants.models import Tenant
 
@@ -112,6 +113,7 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by: User
             "url": invitation_url(invitation=invitation, token=token),
         }
         transaction.on_commit(lambda: email_send(to=email, template="invitation", context=context))
+        notice_invitation_created(invitation=invitation)
     logger.info("invitation.created", extra={"tenant_id": tenant.id, "invitation_id": invitation.id, "role": role})
     return InvitationCreated(invitation=invitation, token=token)
 
@@ -160,6 +162,8 @@ def invitation_accept(*, token: str, user: User, tenant: Tenant | None = None) -
         membership, created = Membership.objects.get_or_create(
             user=user, tenant=invitation.tenant, defaults={"role": invitation.role}
         )
+        if created:
+            notice_member_joined(membership=membership)
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
         if user.email_verified_at is None:
