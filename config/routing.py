@@ -3,7 +3,9 @@
 from django.urls import path
 
 from apps.core.realtime.consumers import NotificationsConsumer
+from apps.senders.consumers import ProfilesConsumer
 
 websocket_urlpatterns = [
     path("ws/notifications/", NotificationsConsumer.as_asgi()),
+    path("ws/profiles/", ProfilesConsumer.as_asgi()),
 ]
