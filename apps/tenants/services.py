@@ -137,6 +137,7 @@ def tenant_create(
             raise ValidationFailed("Invalid tenant.", details=exc.message_dict) from exc
         tenant.save()
         CloneSchema().clone_schema(template_schema_name(), tenant.schema_name, "DATA", set_connection=False)
+        _constraint_names_restore(source=template_schema_name(), target=tenant.schema_name)
         domain = Domain.objects.create(domain=tenant_domain_for(slug), tenant=tenant, is_primary=True)
         Subscription.objects.create(tenant=tenant, plan=plan, status=Subscription.Status.ACTIVE)
         membership = None
@@ -144,6 +145,51 @@ def tenant_create(
             membership = Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
     logger.info("tenant.created", extra={"tenant_id": tenant.id, "schema": tenant.schema_name})
     return TenantCreated(tenant=tenant, domain=domain, owner_membership=membership)
+
+
+# django-tenants' clone recreates multi-column unique constraints from their definition, so
+# PostgreSQL names them `<table>_<cols>_key` instead of the names migrations gave them. A later
+# migration that alters or drops such a constraint by name would then fail on cloned tenants
+# only; so every constraint of the clone gets its template name back (renaming a constraint
+# renames its index too).
+_MISNAMED_CONSTRAINTS_SQL = """
+SELECT DISTINCT ON (clone.oid) clone_table.relname, clone.conname, tpl.conname
+FROM pg_constraint clone
+JOIN pg_class clone_table ON clone_table.oid = clone.conrelid
+JOIN pg_namespace clone_ns ON clone_ns.oid = clone.connamespace AND clone_ns.nspname = %(target)s
+JOIN pg_namespace tpl_ns ON tpl_ns.nspname = %(source)s
+JOIN pg_class tpl_table ON tpl_table.relnamespace = tpl_ns.oid AND tpl_table.relname = clone_table.relname
+JOIN pg_constraint tpl ON tpl.conrelid = tpl_table.oid AND tpl.contype = clone.contype
+WHERE tpl.conname <> clone.conname
+  AND pg_get_constraintdef(tpl.oid) = pg_get_constraintdef(clone.oid)
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint same WHERE same.conrelid = clone.conrelid AND same.conname = tpl.conname)
+ORDER BY clone.oid, tpl.conname
+"""
+
+
+def _constraint_names_restore(*, source: str, target: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_MISNAMED_CONSTRAINTS_SQL, {"source": source, "target": target})
+        for table, clone_name, template_name in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE "{target}"."{table}" RENAME CONSTRAINT "{clone_name}" TO "{template_name}"')
+
+
+def tenant_constraint_names_repair() -> int:
+    """Give tenants cloned before the fix above their template constraint names back. Runs in
+    `make migrate` before the template and tenants migrate, while template and tenants are at
+    the same migration. Returns how many tenant schemas were checked."""
+    template = template_schema_name()
+    if not schema_exists(template):
+        return 0
+    schemas = list(
+        Tenant.objects.exclude(schema_name__in=[get_public_schema_name(), template]).values_list(
+            "schema_name", flat=True
+        )
+    )
+    with transaction.atomic():
+        for schema in schemas:
+            _constraint_names_restore(source=template, target=schema)
+    return len(schemas)
 
 
 def tenant_create_by_migrating(*, name: str, slug: str) -> Tenant:

@@ -32,6 +32,35 @@ def test_tenant_create_clones_the_template_schema_with_its_migration_history(db)
     assert Membership.objects.get(tenant=created.tenant).role == Role.OWNER
 
 
+def constraints_and_indexes(schema: str) -> tuple[set[tuple[str, str, str]], set[tuple[str, str]]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.relname, c.conname, pg_get_constraintdef(c.oid)
+            FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = c.connamespace
+            WHERE n.nspname = %s AND c.contype <> 'f'
+            """,
+            [schema],
+        )
+        constraints = set(cursor.fetchall())
+        cursor.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s", [schema])
+        return constraints, set(cursor.fetchall())
+
+
+def test_a_cloned_tenant_keeps_the_template_names_of_constraints_and_indexes(db):
+    """Later migrations alter constraints by name; a clone with other names would break on them."""
+    created = services.tenant_create(name="Epsilon", slug="epsilon")
+
+    cloned_constraints, cloned_indexes = constraints_and_indexes(created.tenant.schema_name)
+    template_constraints, template_indexes = constraints_and_indexes(services.template_schema_name())
+
+    assert ("senders_inboundmessage", "inbound_unique_profile_waid", "UNIQUE (profile_id, wa_message_id)") in (
+        cloned_constraints
+    )
+    assert cloned_constraints == template_constraints
+    assert cloned_indexes == template_indexes
+
+
 def test_stale_template_refuses_to_create_a_tenant(db):
     template = services.template_schema_name()
     with connection.cursor() as cursor:
@@ -69,3 +98,18 @@ def test_taken_slug_is_a_conflict(alpha):
     with pytest.raises(Conflict):
         services.tenant_create(name="Again", slug="alpha")
     assert Tenant.objects.filter(slug="alpha").count() == 1
+
+
+def test_migrate_repairs_constraint_names_of_tenants_cloned_before_the_fix(db):
+    created = services.tenant_create(name="Zeta", slug="zeta")
+    schema = created.tenant.schema_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'ALTER TABLE "{schema}".senders_inboundmessage RENAME CONSTRAINT inbound_unique_profile_waid '
+            "TO senders_inboundmessage_profile_id_wa_message_id_key"
+        )
+
+    checked = services.tenant_constraint_names_repair()
+
+    assert checked == Tenant.objects.exclude(schema_name="public").count()
+    assert constraints_and_indexes(schema) == constraints_and_indexes(services.template_schema_name())

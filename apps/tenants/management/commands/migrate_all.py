@@ -13,6 +13,7 @@ class Command(BaseCommand):
         verbosity = options["verbosity"]
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=verbosity)
         services.public_tenant_ensure()
+        services.tenant_constraint_names_repair()
         services.template_migrate(verbosity=verbosity)
         call_command("migrate_schemas", tenant=True, interactive=False, verbosity=verbosity)
         self.stdout.write(self.style.SUCCESS("public, template and tenant schemas are up to date"))
