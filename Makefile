@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSERVICES := $(PY) config/devservices.py
 
-.PHONY: run test stop migrate shell lint format services browser seed bench-tenants bench-senders ci help
+.PHONY: run test stop migrate shell lint format services browser seed bench-tenants bench-senders bench-campaigns ci help
 
 help:
 	@echo "make run           set up and start the whole platform (Ctrl-C stops it)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint          ruff check + format check"
 	@echo "make bench-tenants tenant creation benchmark (var/bench/tenants.json)"
 	@echo "make bench-senders sending engine benchmark (var/bench/senders.json)"
+	@echo "make bench-campaigns contact import benchmark (var/bench/campaigns.json)"
 	@echo "make browser       find a Chromium, or install one (CHROMIUM_PATH overrides)"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -75,3 +76,6 @@ bench-tenants: migrate
 
 bench-senders: migrate browser
 	$(PY) manage.py bench_senders
+
+bench-campaigns: migrate
+	$(PY) manage.py bench_campaigns

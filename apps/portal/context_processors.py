@@ -47,7 +47,13 @@ def current_section(request: HttpRequest) -> str:
     if match is None or match.namespace != "portal":
         return ""
     name = match.url_name or ""
-    return "settings" if name.startswith(SETTINGS_VIEW_PREFIXES) else name
+    if name.startswith(SETTINGS_VIEW_PREFIXES):
+        return "settings"
+    # A section's inner pages ("numbers_detail") keep the section ("numbers") highlighted.
+    for item in NAV_ITEMS:
+        if name.startswith(f"{item.key}_"):
+            return item.key
+    return name
 
 
 def portal(request: HttpRequest) -> dict:

@@ -85,10 +85,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 # What each not-yet-built section will do, so the page is honest and still useful.
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "numbers": (
-        gettext_lazy("WhatsApp numbers"),
-        gettext_lazy("Link your WhatsApp numbers by scanning a QR code, and watch their status and daily limits."),
-    ),
     "contacts": (
         gettext_lazy("Contacts"),
         gettext_lazy("Import contacts from CSV or Excel, tag them into lists and manage opt-outs."),

@@ -34,7 +34,7 @@ def client() -> redis.Redis:
 
 
 def time_scale() -> float:
-    return float(getattr(settings, "PACING_TIME_SCALE", 1.0))
+    return float(settings.PACING_TIME_SCALE)
 
 
 # --- leases ------------------------------------------------------------------------------------
@@ -73,6 +73,34 @@ def lease_release(schema: str, profile_id: int, holder: str) -> None:
 def lease_holder(schema: str, profile_id: int) -> str | None:
     value = client().get(lease_key(schema, profile_id))
     return value.decode() if value else None
+
+
+# --- submit notes (reconciliation) --------------------------------------------------------------
+
+# Kept until the message's outcome is recorded; a long TTL covers a profile nobody drives for a
+# while after its worker died (the note is only read when that message is reconciled).
+SUBMIT_NOTE_TTL_S = 7 * 24 * 3600
+
+
+def submit_note_key(schema: str, message_id: int) -> str:
+    return f"submit:{schema}:{message_id}"
+
+
+def submit_note_set(schema: str, message_id: int, anchor: str) -> None:
+    """Just before Enter: the id of the chat's last outgoing bubble ("" for none). Whoever
+    reconciles the message after a crash then knows that only later bubbles can be it."""
+    client().set(submit_note_key(schema, message_id), anchor, ex=SUBMIT_NOTE_TTL_S)
+
+
+def submit_note_get(schema: str, message_id: int) -> str | None:
+    """The note, or None when Enter was never about to be pressed (or Redis lost it)."""
+    value = client().get(submit_note_key(schema, message_id))
+    return None if value is None else value.decode()
+
+
+def submit_notes_clear(schema: str, message_ids: list[int]) -> None:
+    if message_ids:
+        client().delete(*(submit_note_key(schema, message_id) for message_id in message_ids))
 
 
 # --- pacing ------------------------------------------------------------------------------------

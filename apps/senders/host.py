@@ -1,6 +1,6 @@
 """The sender host: runs inside a sender worker process and drives WhatsApp profiles.
 
-A Celery task (`senders.profile_kick`) hands a profile to the host; the host takes the
+A Celery task (`senders.drive_profile`) hands a profile to the host; the host takes the
 profile's cluster-wide lease (invariant 3) and runs a `ProfileRunner` on its asyncio loop (one
 background thread per process). A runner keeps its browser warm while the profile has work and
 parks it — state saved encrypted to the database, browser closed — after an idle timeout
@@ -8,7 +8,13 @@ parks it — state saved encrypted to the database, browser closed — after an 
 are open per host; further kicks are declined and the dispatcher offers them again later.
 
 Crash safety: a runner that takes a lease first reconciles the profile's `sending` rows
-against the chat (invariant 2). A runner that loses its lease stops before the next step.
+against the chat (invariant 2). Just before Enter it notes in Redis what the chat showed, so
+the reconciler knows exactly which bubbles came after. A runner that loses its lease stops
+before the next step.
+
+While open, a runner watches the page: an unlinked device (QR screen), a ban or a rate-limit
+notice changes the profile's status and stops its sending; incoming messages are captured from
+unread chats and from every chat the runner has open (the page marks those read at once).
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import redis
 from django.conf import settings
-from django.db import close_old_connections, connection, connections
+from django.db import close_old_connections, connections
+from django.db.models import Max
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -45,7 +53,8 @@ from apps.senders.transport import NullTransport, Transport
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# How often an idle runner looks for incoming messages and new ticks.
+# How often an idle runner looks at the page (unlinked? banned?), for incoming messages and
+# new ticks.
 IDLE_POLL_S = 2.0
 # Acks are refreshed for messages sent within this window.
 ACK_WINDOW = timedelta(hours=24)
@@ -53,8 +62,18 @@ ACK_WINDOW = timedelta(hours=24)
 ACK_CHATS_PER_PASS = 5
 # A busy runner re-reads its profile (status, settings) at least this often.
 PROFILE_RELOAD_S = 2.0
-# Sends between two looks at the chat list for incoming messages while busy.
+# While busy, incoming messages are looked for after this many sends or this long, whichever
+# comes first (opening chats with unread badges costs navigations).
 INBOUND_CHECK_EVERY_SENDS = 10
+INBOUND_CHECK_EVERY_S = 15.0
+
+# WhatsApp Web shows bubble times to the minute, and the clocks of this host, the database and
+# WhatsApp may differ a little. A bubble counts as sent after a claim only when its minute
+# starts later than the claim plus this margin, and before it only when its minute ends before
+# the claim minus the margin; in between, time alone cannot decide.
+CLOCK_MARGIN = timedelta(seconds=10)
+MINUTE = timedelta(minutes=1)
+TICKED = {"sent", MessageState.DELIVERED, MessageState.READ}
 
 
 class LeaseLost(Exception):
@@ -70,13 +89,80 @@ class BatchOutcome:
     skipped: list[tuple[int, uuid.UUID]] = field(default_factory=list)
     failed: list[tuple[ledger.ClaimedMessage, str, str, bool]] = field(default_factory=list)
     released: list[ledger.ClaimedMessage] = field(default_factory=list)
-    unknown: list[ledger.ClaimedMessage] = field(default_factory=list)
+    # Submitted but unconfirmed, with the bubble id the page showed for it ("" if none).
+    unknown: list[tuple[ledger.ClaimedMessage, str]] = field(default_factory=list)
+    # Messages whose submit note was written to Redis (cleared once their outcome is recorded).
+    noted: list[int] = field(default_factory=list)
     stop: bool = False
     after: Callable[[], Awaitable[None]] | None = None
 
 
 def host_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def reconcile_decision(
+    *,
+    bubbles: list[drv.BubbleStatus],
+    body: str,
+    claimed_at: datetime | None,
+    known_ids: set[str],
+    note_anchor: str | None,
+) -> tuple[str, str, str]:
+    """Was this message (claimed at `claimed_at`) sent, judging by the chat's outgoing bubbles
+    (oldest first)? Returns (ReconcileOutcome, WhatsApp id when found, why when undecidable).
+
+    With the submit note (`note_anchor`: the last outgoing bubble before Enter, "" for none) the
+    bubbles after the anchor are exactly those sent since: ours if the text matches. Without it
+    (the driver died before writing it, or its anchor is no longer on screen) only bubbles with
+    the same text after the claim time count; WhatsApp Web shows minutes only, so one from
+    around the claim's minute is undecidable rather than guessed. `known_ids` are bubbles other
+    ledger rows already own. Found requires a tick: a bubble still on its clock may never go."""
+    target = drv.normalize_text(body)
+
+    def before_claim(bubble: drv.BubbleStatus) -> bool:
+        return bool(claimed_at and bubble.at and all(t + MINUTE < claimed_at - CLOCK_MARGIN for t in bubble.at))
+
+    def after_claim(bubble: drv.BubbleStatus) -> bool:
+        return bool(claimed_at and bubble.at and all(t > claimed_at + CLOCK_MARGIN for t in bubble.at))
+
+    def found(bubble: drv.BubbleStatus) -> tuple[str, str, str]:
+        if not bubble.wa_message_id:
+            return ledger.ReconcileOutcome.UNDECIDABLE, "", "a matching message without an id is in the chat"
+        if bubble.status not in TICKED:
+            return ledger.ReconcileOutcome.UNDECIDABLE, "", "the message is in the chat without a sent tick"
+        return ledger.ReconcileOutcome.FOUND, bubble.wa_message_id, ""
+
+    ids = [b.wa_message_id for b in bubbles]
+    if note_anchor is not None and (note_anchor == "" or note_anchor in ids):
+        start = ids.index(note_anchor) + 1 if note_anchor else 0
+        fresh = [b for b in bubbles[start:] if b.wa_message_id not in known_ids and not before_claim(b)]
+        mine = [b for b in fresh if drv.normalize_text(b.text) == target]
+        if mine:
+            return found(mine[0])
+        if fresh:
+            return ledger.ReconcileOutcome.UNDECIDABLE, "", "another message was sent in this chat after it was typed"
+        return ledger.ReconcileOutcome.NOT_FOUND, "", ""
+    candidates = [b for b in bubbles if drv.normalize_text(b.text) == target and b.wa_message_id not in known_ids]
+    after = [b for b in candidates if after_claim(b)]
+    if after:
+        return found(after[0])
+    if any(not before_claim(b) for b in candidates):
+        return (
+            ledger.ReconcileOutcome.UNDECIDABLE,
+            "",
+            "a message with this text from around the claim time is in the chat (WhatsApp Web shows minutes only)",
+        )
+    return ledger.ReconcileOutcome.NOT_FOUND, "", ""
+
+
+def received_at(candidates: tuple[datetime, ...], now: datetime) -> datetime:
+    """When an incoming message arrived: its bubble's minute, or `now` when that is the current
+    minute (more precise) or unreadable."""
+    moment = drv.latest_plausible(candidates, now)
+    if moment is None or now - moment < MINUTE:
+        return now
+    return moment
 
 
 class SenderHost:
@@ -90,6 +176,7 @@ class SenderHost:
         self._ready = threading.Event()
         self._playwright = None
         self._playwright_cm = None
+        self._closing = False
 
     # --- thread / loop -----------------------------------------------------------------------
 
@@ -137,10 +224,17 @@ class SenderHost:
         return self._playwright
 
     async def _kick(self, schema: str, profile_id: int) -> bool:
+        if self._closing:
+            return False
         key = (schema, profile_id)
         runner = self.runners.get(key)
         if runner is not None:
-            runner.wake()
+            if runner.finishing:
+                # It is on its way out and would not see this kick (a relink right after a
+                # logout, new work right after it decided to park): start again once it is out.
+                runner.kick_again = True
+            else:
+                runner.wake()
             return True
         if len(self.runners) >= self.max_active:
             logger.info("sender_host.full", extra={"host": self.identity, "profile_id": profile_id})
@@ -151,11 +245,18 @@ class SenderHost:
         runner = ProfileRunner(self, schema, profile_id)
         self.runners[key] = runner
         task = asyncio.get_running_loop().create_task(runner.run())
-        task.add_done_callback(lambda _t: self.runners.pop(key, None))
+        task.add_done_callback(lambda _t: self._runner_done(key, runner))
         runner.task = task
         return True
 
+    def _runner_done(self, key: tuple[str, int], runner: ProfileRunner) -> None:
+        if self.runners.get(key) is runner:
+            del self.runners[key]
+        if runner.kick_again and not self._closing:
+            asyncio.get_running_loop().create_task(self._kick(*key))
+
     async def _shutdown(self) -> None:
+        self._closing = True
         runners = list(self.runners.values())
         for runner in runners:
             runner.stop()
@@ -163,6 +264,7 @@ class SenderHost:
         if self._playwright_cm is not None:
             await self._playwright_cm.__aexit__(None, None, None)
             self._playwright = self._playwright_cm = None
+        self._closing = False
 
 
 class ProfileRunner:
@@ -174,6 +276,8 @@ class ProfileRunner:
         self.profile_id = profile_id
         self.task: asyncio.Task | None = None
         self.transport: Transport | None = None
+        self.finishing = False
+        self.kick_again = False
         self._db = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"db-{profile_id}")
         self._wake = asyncio.Event()
         self._stopping = False
@@ -209,12 +313,18 @@ class ProfileRunner:
             await self._drive()
         except LeaseLost:
             logger.warning("profile.lease_lost", extra={"profile_id": self.profile_id})
+        except drv.DriverError as exc:
+            logger.warning("profile.driver_failed", extra={"profile_id": self.profile_id, "error": exc.code})
         except Exception:
             # A runner must never take the host down; the profile is retried by the dispatcher.
             logger.exception("profile.runner_crashed", extra={"profile_id": self.profile_id})
         finally:
+            self.finishing = True
+            # A kick that came after the profile was last read was not looked at: run again.
+            self.kick_again = self.kick_again or (self._dirty and not self._stopping)
             heartbeat.cancel()
             await self._park()
+            await self.db(profiles.profile_connecting_abandoned, profile_id=self.profile_id)
             await asyncio.to_thread(coordination.lease_release, self.schema, self.profile_id, self.host.identity)
             await self.db(profiles.profile_lease_note, profile_id=self.profile_id, host="", expires_at=None)
             # The database thread's connection must not outlive the runner.
@@ -245,23 +355,31 @@ class ProfileRunner:
             raise LeaseLost()
 
     async def _park(self) -> None:
+        """Save the session (unless the profile no longer has one: logged out, unlinked) and close
+        the browser."""
         transport, self.transport = self.transport, None
         if transport is None:
             return
         try:
             if transport.is_open and transport.logged_in:
                 state = await transport.storage_state()
-                await self.db(profiles.profile_session_save, profile_id=self.profile_id, state=state, lease_host="")
+                saved = await self.db(
+                    profiles.profile_session_save, profile_id=self.profile_id, state=state, lease_host=""
+                )
+                if not saved:
+                    logger.info("profile.park_state_discarded", extra={"profile_id": self.profile_id})
         except drv.DriverError as exc:
             logger.warning("profile.park_state_not_saved", extra={"profile_id": self.profile_id, "error": exc.code})
         finally:
-            await transport.close()
+            try:
+                await transport.close()
+            except drv.DriverError as exc:
+                logger.warning("profile.browser_close_failed", extra={"profile_id": self.profile_id, "error": exc.code})
 
     def _load(self) -> tuple[SenderProfile, Any]:
-        profile = SenderProfile.objects.get(id=self.profile_id)
-        tenant = connection.tenant
         from apps.tenants.models import Tenant
 
+        profile = SenderProfile.objects.get(id=self.profile_id)
         tenant = Tenant.objects.select_related("subscription__plan").get(schema_name=self.schema)
         return profile, tenant
 
@@ -278,6 +396,8 @@ class ProfileRunner:
             host=self.host.identity,
             expires_at=timezone.now() + timedelta(seconds=settings.SENDER_LEASE_TTL_S),
         )
+        if not wants_link and profile.status != SenderProfile.Status.RATE_LIMITED:
+            await self.db(profiles.profile_connecting, profile_id=self.profile_id)
         self.transport = await self._open_transport(profile)
         screen = self.transport.screen
         if screen == drv.Screen.QR:
@@ -289,11 +409,13 @@ class ProfileRunner:
         elif screen in (drv.Screen.BANNED, drv.Screen.RATE_LIMITED):
             await self._account_problem(screen, "shown when WhatsApp Web opened")
             return
-        elif profile.status != SenderProfile.Status.CONNECTED:
+        elif profile.status != SenderProfile.Status.RATE_LIMITED:
+            phone = await self.transport.own_number()
             state = await self.transport.storage_state()
-            await self.db(profiles.profile_connected, profile_id=self.profile_id, phone="", state=state)
+            await self.db(profiles.profile_connected, profile_id=self.profile_id, phone=phone, state=state)
         await self._reconcile_orphans()
-        await self._capture_incoming()
+        if not await self._capture_incoming():
+            return
         await self._send_loop()
 
     async def _open_transport(self, profile: SenderProfile) -> Transport:
@@ -306,7 +428,11 @@ class ProfileRunner:
             transport = BrowserTransport(
                 await self.host.playwright(), storage_state=state, proxy=parse_proxy(profile.proxy_url)
             )
-        await transport.open()
+        try:
+            await transport.open()
+        except drv.DriverError:
+            await transport.close()
+            raise
         return transport
 
     # --- linking -----------------------------------------------------------------------------
@@ -339,15 +465,10 @@ class ProfileRunner:
         profiles.profile_set_status(profile=profile, status=status, detail=detail)
 
     async def _logged_out(self, detail: str) -> None:
-        def clear() -> None:
-            profile = SenderProfile.objects.get(id=self.profile_id)
-            profile.session_state = None
-            profile.save(update_fields=["session_state_encrypted"])
-            profiles.profile_set_status(profile=profile, status=SenderProfile.Status.LOGGED_OUT, detail=detail)
-
-        await self.db(clear)
+        """The device was unlinked: forget the session (never saved again) and tell the tenant."""
         if self.transport is not None:
             self.transport.logged_in = False
+        await self.db(profiles.profile_unlinked, profile_id=self.profile_id, detail=detail)
 
     async def _account_problem(self, screen: str, detail: str) -> None:
         if screen == drv.Screen.BANNED:
@@ -356,6 +477,26 @@ class ProfileRunner:
             await self.db(
                 profiles.profile_rate_limited, profile_id=self.profile_id, detail=f"WhatsApp rate limit ({detail})"
             )
+
+    async def _screen_problem(self, screen: str) -> None:
+        if screen == drv.Screen.QR:
+            await self._logged_out("WhatsApp Web shows the QR code: the device was unlinked")
+        else:
+            await self._account_problem(screen, "seen on WhatsApp Web")
+
+    async def _driver_trouble(self, exc: drv.DriverError) -> bool:
+        """React to what a browser step ran into; returns whether the runner may go on."""
+        if isinstance(exc, drv.LoggedOut):
+            await self._logged_out(str(exc))
+            return False
+        if isinstance(exc, drv.Banned):
+            await self._account_problem(drv.Screen.BANNED, "seen on WhatsApp Web")
+            return False
+        if isinstance(exc, drv.RateLimited):
+            await self._account_problem(drv.Screen.RATE_LIMITED, "seen on WhatsApp Web")
+            return False
+        logger.warning("profile.browser_step_failed", extra={"profile_id": self.profile_id, "error": exc.code})
+        return not isinstance(exc, drv.BrowserCrashed)
 
     # --- crash recovery ----------------------------------------------------------------------
 
@@ -368,28 +509,30 @@ class ProfileRunner:
             await self.db(
                 ledger.message_reconcile, message_id=message.id, outcome=outcome, wa_message_id=wa_id, detail=detail
             )
+            await asyncio.to_thread(coordination.submit_notes_clear, self.schema, [message.id])
 
     async def _find_in_chat(self, message: OutboundMessage) -> tuple[str, str, str]:
+        """Reconcile one message against its chat. A crashed browser can judge nothing:
+        BrowserCrashed propagates and the row stays `sending` for the next driver."""
         assert self.transport is not None
         try:
             bubbles = await self.transport.chat_statuses(message.to_number.lstrip("+"))
         except drv.InvalidNumber:
             return ledger.ReconcileOutcome.NOT_FOUND, "", ""
+        except drv.BrowserCrashed:
+            raise
         except drv.DriverError as exc:
             return ledger.ReconcileOutcome.UNDECIDABLE, "", f"could not open the chat: {exc.code}"
-        known = await self.db(self._known_ids, message.to_number, message.body, message.id)
-        for bubble in bubbles:
-            if bubble.text == message.body and bubble.wa_message_id and bubble.wa_message_id not in known:
-                return ledger.ReconcileOutcome.FOUND, bubble.wa_message_id, ""
-        if any(b.text == message.body and not b.wa_message_id for b in bubbles):
-            return ledger.ReconcileOutcome.UNDECIDABLE, "", "a matching message without an id is in the chat"
-        return ledger.ReconcileOutcome.NOT_FOUND, "", ""
+        known = await self.db(self._known_ids, message.to_number, message.id)
+        note = await asyncio.to_thread(coordination.submit_note_get, self.schema, message.id)
+        return reconcile_decision(
+            bubbles=bubbles, body=message.body, claimed_at=message.claimed_at, known_ids=known, note_anchor=note
+        )
 
-    @staticmethod
-    def _known_ids(to_number: str, body: str, exclude_id: int) -> set[str]:
-        """WhatsApp ids already matched to other ledger rows with the same recipient and text."""
+    def _known_ids(self, to_number: str, exclude_id: int) -> set[str]:
+        """WhatsApp ids of this chat's bubbles that other ledger rows already own."""
         return set(
-            OutboundMessage.objects.filter(to_number=to_number, body=body)
+            OutboundMessage.objects.filter(profile_id=self.profile_id, to_number=to_number)
             .exclude(id=exclude_id)
             .exclude(wa_message_id="")
             .values_list("wa_message_id", flat=True)
@@ -401,7 +544,7 @@ class ProfileRunner:
         assert self.transport is not None
         idle_since = time.monotonic()
         last_idle_poll = 0.0
-        since_inbound_check = 0
+        since_inbound_check, inbound_checked_at = 0, time.monotonic()
         profile: SenderProfile | None = None
         loaded_at = 0.0
         while not self._stopping:
@@ -414,6 +557,13 @@ class ProfileRunner:
                 ):
                     profile = await self.db(profiles.profile_resume_after_pause, profile=profile)
                 if profile.status != SenderProfile.Status.CONNECTED:
+                    if profile.status == SenderProfile.Status.LOGGED_OUT:
+                        # Logged out by a user: the session must not be saved back on park.
+                        # (The simulator's page has no log-out menu; the session is discarded.)
+                        self.transport.logged_in = False
+                    elif profile.status in (SenderProfile.Status.NEW, SenderProfile.Status.WAITING_FOR_QR):
+                        # A link was asked for while this runner sent: start over for it.
+                        self.kick_again = True
                     return
             window = pacing.profile_window(profile, self.tenant)
             if not window.open:
@@ -426,18 +576,23 @@ class ProfileRunner:
                 if time.monotonic() - idle_since > settings.SENDER_IDLE_PARK_S:
                     return
                 if time.monotonic() - last_idle_poll > IDLE_POLL_S:
-                    last_idle_poll = time.monotonic()
                     if not await self._idle_chores():
                         return
-                await self._sleep(1.0)
+                    last_idle_poll = time.monotonic()
+                await self._sleep(min(1.0, IDLE_POLL_S))
                 continue
             idle_since = time.monotonic()
             sent, keep_going = await self._send_batch(profile, messages)
             if not keep_going:
                 return
+            if sent and profile.rate_limit_strikes:
+                await self.db(profiles.profile_strikes_forgive, profile_id=self.profile_id)
             since_inbound_check += sent
-            if since_inbound_check >= INBOUND_CHECK_EVERY_SENDS:
-                since_inbound_check = 0
+            if (
+                since_inbound_check >= INBOUND_CHECK_EVERY_SENDS
+                or time.monotonic() - inbound_checked_at > INBOUND_CHECK_EVERY_S
+            ):
+                since_inbound_check, inbound_checked_at = 0, time.monotonic()
                 if not await self._capture_incoming():
                     return
 
@@ -510,8 +665,15 @@ class ProfileRunner:
                 continue
             await self._send_claim(profile, claim, reservation, outcome)
         await self.db(self._record_batch, outcome)
-        for claim in outcome.unknown:
-            await self._settle_unknown(claim, "no sent tick")
+        settled = {claim.id for claim, _ in outcome.unknown}
+        done = [mid for mid in outcome.noted if mid not in settled]
+        if done:
+            await asyncio.to_thread(coordination.submit_notes_clear, self.schema, done)
+        for claim, wa_id in outcome.unknown:
+            if not await self._settle_unknown(claim, wa_id, "no sent tick"):
+                # Left in `sending` with its note: the next driver reconciles it.
+                outcome.stop = True
+                break
         if refusal:
             await self._refused(profile, refusal)
             outcome.stop = True
@@ -527,8 +689,19 @@ class ProfileRunner:
         typing_ms = (
             0 if profile.pacing_gap_s[1] == 0 else int(settings.SENDER_TYPING_DELAY_MS * coordination.time_scale())
         )
+
+        async def note_before_submit(note: drv.SubmitNote) -> None:
+            try:
+                await asyncio.to_thread(coordination.submit_note_set, self.schema, claim.id, note.anchor)
+            except redis.RedisError as exc:
+                # Without the note a crash could not be reconciled exactly: do not press Enter.
+                raise drv.DriverError(f"could not record the submit note: {exc}") from exc
+            outcome.noted.append(claim.id)
+
         try:
-            receipt = await self.transport.send_text(claim.to_number.lstrip("+"), claim.body, typing_delay_ms=typing_ms)
+            receipt = await self.transport.send_text(
+                claim.to_number.lstrip("+"), claim.body, typing_delay_ms=typing_ms, before_submit=note_before_submit
+            )
         except drv.InvalidNumber as exc:
             coordination.pacing_release(reservation)
             outcome.failed.append((claim, "invalid_number", str(exc), False))
@@ -538,18 +711,18 @@ class ProfileRunner:
             outcome.stop = True
             detail = str(exc)
             outcome.after = lambda: self._logged_out(detail)
-        except drv.Banned as exc:
+        except (drv.Banned, drv.RateLimited) as exc:
             coordination.pacing_release(reservation)
-            outcome.failed.append((claim, "banned", str(exc), False))
+            if exc.after_submit:
+                outcome.unknown.append((claim, ""))
+            else:
+                # Nothing was typed into WhatsApp: the message waits, the attempt does not count.
+                outcome.released.append(claim)
             outcome.stop = True
-            outcome.after = lambda: self._account_problem(drv.Screen.BANNED, "while sending")
-        except drv.RateLimited as exc:
-            coordination.pacing_release(reservation)
-            (outcome.unknown if exc.after_submit else outcome.released).append(claim)
-            outcome.stop = True
-            outcome.after = lambda: self._account_problem(drv.Screen.RATE_LIMITED, "while sending")
-        except drv.SendOutcomeUnknown:
-            outcome.unknown.append(claim)
+            screen = drv.Screen.BANNED if isinstance(exc, drv.Banned) else drv.Screen.RATE_LIMITED
+            outcome.after = lambda: self._account_problem(screen, "while sending")
+        except drv.SendOutcomeUnknown as exc:
+            outcome.unknown.append((claim, exc.wa_message_id))
         except drv.DriverError as exc:
             # Failed before the message was handed over (timeout, crash): safe to retry.
             coordination.pacing_release(reservation)
@@ -582,13 +755,37 @@ class ProfileRunner:
                 message_id=claim.id, claim_token=claim.claim_token, reason="not sent: runner stopping"
             )
 
-    async def _settle_unknown(self, claim: ledger.ClaimedMessage, detail: str) -> None:
-        """Submitted but unconfirmed: look at the chat now; never resend blindly."""
+    async def _settle_unknown(self, claim: ledger.ClaimedMessage, wa_id: str, detail: str) -> bool:
+        """Submitted but unconfirmed: look at the chat now; never resend blindly. Returns False
+        when the browser is gone: the row then stays `sending` for the next driver to reconcile
+        (with a working page) and this runner stops."""
+        assert self.transport is not None
         message = await self.db(OutboundMessage.objects.get, id=claim.id)
-        outcome, wa_id, why = await self._find_in_chat(message)
-        if outcome == ledger.ReconcileOutcome.NOT_FOUND:
-            outcome, why = ledger.ReconcileOutcome.UNDECIDABLE, detail
+        try:
+            if wa_id:
+                # The page showed this message's own bubble: it went out iff that bubble has a tick.
+                try:
+                    bubbles = await self.transport.chat_statuses(message.to_number.lstrip("+"))
+                except drv.BrowserCrashed:
+                    raise
+                except drv.DriverError as exc:
+                    bubbles, detail = [], f"{detail}; could not open the chat: {exc.code}"
+                mine = next((b for b in bubbles if b.wa_message_id == wa_id), None)
+                if mine is not None and mine.status in TICKED:
+                    outcome, why = ledger.ReconcileOutcome.FOUND, ""
+                else:
+                    outcome, why = ledger.ReconcileOutcome.UNDECIDABLE, detail
+            else:
+                outcome, wa_id, why = await self._find_in_chat(message)
+                if outcome == ledger.ReconcileOutcome.NOT_FOUND:
+                    # It may still arrive: only a found message is settled as sent, nothing is resent.
+                    outcome, why = ledger.ReconcileOutcome.UNDECIDABLE, detail
+        except drv.BrowserCrashed as exc:
+            logger.warning("message.settle_deferred", extra={"message_id": claim.id, "error": exc.code})
+            return False
         await self.db(ledger.message_reconcile, message_id=claim.id, outcome=outcome, wa_message_id=wa_id, detail=why)
+        await asyncio.to_thread(coordination.submit_notes_clear, self.schema, [claim.id])
+        return True
 
     async def _refused(self, profile: SenderProfile, refusal: str) -> None:
         """A cap or plan limit is reached: pause the profile until it resets and say so."""
@@ -612,27 +809,39 @@ class ProfileRunner:
 
         await self.db(pause)
 
-    async def _idle_chores(self) -> bool:
-        """Catch incoming messages and new ticks while there is nothing to send."""
-        return await self._capture_incoming() and await self._refresh_acks()
+    # --- while idle --------------------------------------------------------------------------
 
-    async def _capture_incoming(self) -> bool:
+    async def _idle_chores(self) -> bool:
+        """Check the page is still logged in and usable, then refresh ticks and catch incoming
+        messages. Returns whether the runner may go on."""
         assert self.transport is not None
         try:
-            if not await self.transport.unread_chats():
-                return True
-            received = await self.transport.read_unread_chats()
-        except drv.LoggedOut as exc:
-            await self._logged_out(str(exc))
-            return False
+            screen = await self.transport.current_screen()
         except drv.DriverError as exc:
-            logger.warning("profile.inbound_read_failed", extra={"profile_id": self.profile_id, "error": exc.code})
-            return not isinstance(exc, drv.BrowserCrashed)
-        await self.db(
-            inbound.inbound_capture,
-            profile_id=self.profile_id,
-            messages=[inbound.Received(m.wa_message_id, m.from_number, m.sender_name, m.text) for m in received],
-        )
+            return await self._driver_trouble(exc)
+        if screen != drv.Screen.READY:
+            await self._screen_problem(screen)
+            return False
+        return await self._refresh_acks() and await self._capture_incoming()
+
+    async def _capture_incoming(self) -> bool:
+        """Store incoming messages: from chats with an unread badge and from every chat the
+        driver had open since the last call (de-duplicated by WhatsApp id)."""
+        assert self.transport is not None
+        try:
+            received = await self.transport.incoming()
+        except drv.DriverError as exc:
+            return await self._driver_trouble(exc)
+        if received:
+            now = timezone.now()
+            await self.db(
+                inbound.inbound_capture,
+                profile_id=self.profile_id,
+                messages=[
+                    inbound.Received(m.wa_message_id, m.from_number, m.sender_name, m.text, received_at(m.at, now))
+                    for m in received
+                ],
+            )
         return True
 
     async def _refresh_acks(self) -> bool:
@@ -641,8 +850,12 @@ class ProfileRunner:
         for number in numbers:
             try:
                 bubbles = await self.transport.chat_statuses(number.lstrip("+"))
+            except drv.InvalidNumber:
+                continue
             except drv.DriverError as exc:
-                return not isinstance(exc, drv.BrowserCrashed | drv.LoggedOut)
+                if not await self._driver_trouble(exc):
+                    return False
+                continue
             await self.db(self._apply_ticks, bubbles)
         return True
 
@@ -652,12 +865,13 @@ class ProfileRunner:
             OutboundMessage.objects.filter(
                 profile_id=self.profile_id, state__in=[MessageState.SENT, MessageState.DELIVERED], sent_at__gte=since
             )
-            .order_by("-sent_at")
-            .values_list("to_number", flat=True)
-            .distinct()[:ACK_CHATS_PER_PASS]
+            .values("to_number")
+            .annotate(last_sent=Max("sent_at"))
+            .order_by("-last_sent")
+            .values_list("to_number", flat=True)[:ACK_CHATS_PER_PASS]
         )
 
-    def _apply_ticks(self, bubbles: list) -> None:
+    def _apply_ticks(self, bubbles: list[drv.BubbleStatus]) -> None:
         for bubble in bubbles:
             if bubble.wa_message_id and bubble.status in (MessageState.DELIVERED, MessageState.READ):
                 ledger.message_mark_ack(
@@ -674,6 +888,6 @@ def get_host() -> SenderHost:
     global _host
     with _host_lock:
         if _host is None:
-            factory = NullTransport if getattr(settings, "SENDER_TRANSPORT", "browser") == "null" else None
+            factory = NullTransport if settings.SENDER_TRANSPORT == "null" else None
             _host = SenderHost(transport_factory=factory)
         return _host

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from celery.signals import worker_shutting_down
+from celery.signals import worker_process_shutdown, worker_shutdown
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -39,17 +40,28 @@ def profile_kick_at(profile_id: int, *, schema: str, eta: datetime) -> None:
 
 
 def profiles_needing_a_driver(now: datetime | None = None) -> list[int]:
-    """Connected (or rate-limited, pause over) profiles with due queued messages."""
+    """Connected (or rate-limited, pause over) profiles with due queued messages, or with rows
+    left in `sending` by a driver that is gone (its claim older than two lease lifetimes): a new
+    driver reconciles those first. `connecting` counts too: a profile whose driver died while
+    opening it would otherwise never come back."""
     now = now or timezone.now()
     due = OutboundMessage.objects.filter(state=MessageState.QUEUED).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
+    orphaned = OutboundMessage.objects.filter(
+        state=MessageState.SENDING, claimed_at__lt=now - timedelta(seconds=2 * settings.SENDER_LEASE_TTL_S)
+    )
     return list(
         SenderProfile.objects.filter(
-            Q(status=SenderProfile.Status.CONNECTED) | Q(status=SenderProfile.Status.RATE_LIMITED),
             Q(paused_until__isnull=True) | Q(paused_until__lte=now),
-            id__in=due.values("profile_id"),
-        ).values_list("id", flat=True)
+            status__in=[
+                SenderProfile.Status.CONNECTED,
+                SenderProfile.Status.CONNECTING,
+                SenderProfile.Status.RATE_LIMITED,
+            ],
+        )
+        .filter(Q(id__in=due.values("profile_id")) | Q(id__in=orphaned.values("profile_id")))
+        .values_list("id", flat=True)
     )
 
 
@@ -72,10 +84,22 @@ def dispatch() -> int:
     return kicked
 
 
-@worker_shutting_down.connect
+# How long a stopping worker gives its runners to save their sessions and close the browsers.
+SHUTDOWN_PARK_TIMEOUT_S = 30
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
 def park_profiles_on_shutdown(**_kwargs) -> None:
-    """Warm shutdown: save every session and close the browsers before the process exits."""
+    """Warm shutdown: save every session and close the browsers before the process exits.
+
+    The sender host lives in the process that ran `drive_profile`: a pool child under the
+    prefork pool (the Procfile's `--concurrency 1`), where Celery sends `worker_process_shutdown`
+    as the child exits; the worker's main process under the solo/threads pools, where
+    `worker_shutdown` comes once the pool has stopped. (`worker_shutting_down` is sent by the
+    main process from inside its signal handler, before tasks finish, and never reaches a
+    prefork child.) In a process without a host this does nothing."""
     from apps.senders import host
 
     if host._host is not None:
-        host._host.shutdown(timeout=30)
+        host._host.shutdown(timeout=SHUTDOWN_PARK_TIMEOUT_S)

@@ -1,18 +1,29 @@
 """What a profile runner sends through: WhatsApp Web in a browser, or nothing at all.
 
 `NullTransport` accepts every message instantly; the ledger benchmark uses it to measure the
-claims, pacing and bookkeeping without a browser."""
+claims, pacing and bookkeeping without a browser.
+
+Every browser step is bounded here (invariant 9): a page that stops answering (a hung renderer
+never returns from an evaluate) becomes a `BrowserCrashed`, or `SendOutcomeUnknown` when Enter
+may already have been pressed."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 
 from apps.senders.driver import session as drv
 from apps.senders.driver.browser import ProxySettings
+
+T = TypeVar("T")
+SubmitHook = Callable[[drv.SubmitNote], Awaitable[None]]
+# Reading unread chats opens several of them; it gets this many page timeouts.
+UNREAD_READ_TIMEOUTS = 4
 
 
 class Transport(Protocol):
@@ -29,69 +40,95 @@ class Transport(Protocol):
     async def qr_payload(self) -> str | None: ...
     async def own_number(self) -> str: ...
     async def storage_state(self) -> bytes: ...
-    async def send_text(self, digits: str, text: str, *, typing_delay_ms: int = 0) -> drv.SendReceipt: ...
+    async def send_text(
+        self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
+    ) -> drv.SendReceipt: ...
     async def chat_statuses(self, digits: str) -> list[drv.BubbleStatus]: ...
-    async def unread_chats(self) -> int: ...
-    async def read_unread_chats(self) -> list[drv.IncomingMessage]: ...
+    async def incoming(self) -> list[drv.IncomingMessage]: ...
 
 
 class BrowserTransport:
     """WhatsApp Web through Playwright (`driver.session.WhatsAppSession`)."""
 
     def __init__(self, playwright, *, storage_state: dict | None, proxy: ProxySettings | None):
+        self.step_timeout_s = settings.SENDER_PAGE_TIMEOUT_S
+        self.tick_timeout_s = settings.SENDER_SENT_TICK_TIMEOUT_S
         self.session = drv.WhatsAppSession(
             playwright,
             base_url=settings.WHATSAPP_WEB_URL,
             storage_state=storage_state,
             proxy=proxy,
-            timeout_s=settings.SENDER_PAGE_TIMEOUT_S,
-            sent_tick_timeout_s=settings.SENDER_SENT_TICK_TIMEOUT_S,
+            timeout_s=self.step_timeout_s,
+            sent_tick_timeout_s=self.tick_timeout_s,
         )
         self.screen = ""
         self.logged_in = False
         self.max_batch = 1
+
+    async def _bounded(self, step: Awaitable[T], seconds: float | None = None) -> T:
+        """Run a browser step with an outer time limit (Playwright's own timeouts do not cover
+        a page whose renderer hangs)."""
+        try:
+            return await asyncio.wait_for(step, timeout=seconds or self.step_timeout_s * 2)
+        except TimeoutError as exc:
+            raise drv.BrowserCrashed("the page stopped responding") from exc
 
     @property
     def is_open(self) -> bool:
         return self.session.is_open
 
     async def open(self) -> str:
-        self.screen = await self.session.open()
+        # Launch + page load + waiting for the first screen.
+        self.screen = await self._bounded(self.session.open(), self.step_timeout_s * 3)
         self.logged_in = self.screen == drv.Screen.READY
         return self.screen
 
     async def close(self) -> None:
-        await self.session.close()
+        await self._bounded(self.session.close())
 
     async def current_screen(self) -> str:
-        self.screen = await self.session.current_screen()
+        self.screen = await self._bounded(self.session.current_screen())
         self.logged_in = self.screen == drv.Screen.READY
         return self.screen
 
     async def qr_payload(self) -> str | None:
-        return await self.session.qr_payload()
+        return await self._bounded(self.session.qr_payload())
 
     async def own_number(self) -> str:
-        return await self.session.own_number()
+        return await self._bounded(self.session.own_number())
 
     async def storage_state(self) -> bytes:
-        return await self.session.storage_state()
+        return await self._bounded(self.session.storage_state())
 
-    async def send_text(self, digits: str, text: str, *, typing_delay_ms: int = 0) -> drv.SendReceipt:
+    async def send_text(
+        self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
+    ) -> drv.SendReceipt:
+        typing_s = len(text) * typing_delay_ms / 1000
+        limit = self.step_timeout_s * 3 + typing_s + self.tick_timeout_s
         try:
-            return await self.session.send_text(digits, text, typing_delay_ms=typing_delay_ms)
+            return await asyncio.wait_for(
+                self.session.send_text(digits, text, typing_delay_ms=typing_delay_ms, before_submit=before_submit),
+                timeout=limit,
+            )
+        except TimeoutError as exc:
+            if self.session.submitted:
+                raise drv.SendOutcomeUnknown("the page stopped responding after Enter") from exc
+            raise drv.BrowserCrashed("the page stopped responding before Enter") from exc
         except drv.LoggedOut:
             self.logged_in = False
             raise
 
     async def chat_statuses(self, digits: str) -> list[drv.BubbleStatus]:
-        return await self.session.chat_statuses(digits)
+        try:
+            return await self._bounded(self.session.chat_statuses(digits), self.step_timeout_s * 3)
+        except drv.LoggedOut:
+            self.logged_in = False
+            raise
 
-    async def unread_chats(self) -> int:
-        return await self.session.unread_chats()
-
-    async def read_unread_chats(self) -> list[drv.IncomingMessage]:
-        return await self.session.read_unread_chats()
+    async def incoming(self) -> list[drv.IncomingMessage]:
+        if await self._bounded(self.session.unread_chats()):
+            await self._bounded(self.session.read_unread_chats(), self.step_timeout_s * UNREAD_READ_TIMEOUTS)
+        return await self._bounded(self.session.drain_incoming())
 
 
 class NullTransport:
@@ -129,15 +166,14 @@ class NullTransport:
     async def storage_state(self) -> bytes:
         return json.dumps({"cookies": [], "origins": []}).encode()
 
-    async def send_text(self, digits: str, text: str, *, typing_delay_ms: int = 0) -> drv.SendReceipt:
+    async def send_text(
+        self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
+    ) -> drv.SendReceipt:
         self.sent.append((digits, text))
         return drv.SendReceipt(wa_message_id=f"null_{next(self._ids)}")
 
     async def chat_statuses(self, digits: str) -> list[drv.BubbleStatus]:
         return []
 
-    async def unread_chats(self) -> int:
-        return 0
-
-    async def read_unread_chats(self) -> list[drv.IncomingMessage]:
+    async def incoming(self) -> list[drv.IncomingMessage]:
         return []

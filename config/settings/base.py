@@ -13,7 +13,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# CHORUS_READ_DOTENV=0 ignores .env (tests that must not see a developer's local settings).
+if env.bool("CHORUS_READ_DOTENV", default=True):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # The embedded default: project-local services started by config/devservices.py.
 EMBEDDED_DATABASE_URL = f"postgres://chorus@127.0.0.1:{env.int('CHORUS_PG_PORT', default=54329)}/chorus"
@@ -47,6 +49,8 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # OpClass index expressions and trigram lookups (contacts search indexes).
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -234,6 +238,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "apps.accounts.models.Role",
         "ApiKeyRoleEnum": "apps.accounts.services.api_keys.KEY_ROLE_CHOICES",
+        "ImportJobStateEnum": "apps.contacts.api.serializers.IMPORT_STATE_CHOICES",
+        "MessageStateEnum": "apps.senders.models.MessageState",
     },
     "COMPONENT_SPLIT_REQUEST": True,
 }
@@ -246,6 +252,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # everything else goes to `default`.
 CELERY_TASK_ROUTES = {
     "senders.drive_profile": {"queue": "senders"},
+    # Sign-up waits on it: keep it on `default`, away from queues bulk work can hold up.
+    "tenants.provision": {"queue": "default"},
     "imports.*": {"queue": "imports"},
     "webhooks.*": {"queue": "webhooks"},
 }
@@ -455,14 +463,14 @@ UNFOLD = {
 
 # --- sending engine ---------------------------------------------------------------------------
 
-# Multiplies every pacing duration (gaps, batch pauses, backoff). 1.0 in production; tests and
-# benchmarks shrink time with it.
+# Multiplies every sending delay (gaps, batch pauses, rate-limit and retry backoff). 1.0 in
+# production; tests and benchmarks shrink time with it.
 PACING_TIME_SCALE = env.float("PACING_TIME_SCALE", default=1.0)
 
 # Chromium for Playwright: empty = Playwright's own browser when installed (`playwright install
 # chromium`), else Debian's /usr/bin/chromium.
 CHROMIUM_PATH = env("CHROMIUM_PATH", default="")
-WHATSAPP_WEB_URL = env("WHATSAPP_WEB_URL", default="https://web.whatsapp.com")
+WHATSAPP_WEB_URL = env("WHATSAPP_WEB_URL", default="") or "https://web.whatsapp.com"
 # Browsers one sender host keeps open at once; more profiles wait for a free slot.
 SENDER_MAX_ACTIVE_PROFILES = env.int("SENDER_MAX_ACTIVE_PROFILES", default=5)
 # A profile with nothing to send is parked (state saved, browser closed) after this long.
@@ -476,8 +484,10 @@ SENDER_PAGE_TIMEOUT_S = env.float("SENDER_PAGE_TIMEOUT_S", default=45.0)
 SENDER_SENT_TICK_TIMEOUT_S = env.float("SENDER_SENT_TICK_TIMEOUT_S", default=30.0)
 # How long a QR screen is kept open waiting for a scan before the profile gives up.
 SENDER_QR_TIMEOUT_S = env.float("SENDER_QR_TIMEOUT_S", default=180.0)
-# Where browser profile directories live on a sender host (disposable: state is in the DB).
-SENDER_PROFILES_DIR = env("SENDER_PROFILES_DIR", default=str(VAR_DIR / "browser-profiles"))
+# "browser" drives WhatsApp Web in Chromium; "null" sends nothing and confirms at once (ledger
+# benchmarks, load tests). Browsers start with a fresh context from the stored session state,
+# so a sender host keeps no profile directories.
+SENDER_TRANSPORT = env("SENDER_TRANSPORT", default="browser")
 
 # --- product ----------------------------------------------------------------------------------
 

@@ -30,3 +30,6 @@ DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_chorus
 CACHES["default"]["LOCATION"] = CACHE_REDIS_URL
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [CHANNELS_REDIS_URL]
 WHITENOISE_USE_FINDERS = True
+# Never the real WhatsApp Web: tests point this at their simulator (tests/simulator/conftest.py
+# starts one on a free port); the default is the development simulator's address.
+WHATSAPP_WEB_URL = env("WHATSAPP_WEB_URL", default="") or "http://127.0.0.1:8001"

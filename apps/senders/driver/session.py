@@ -4,6 +4,10 @@ The driver knows the page only through `selectors`. It reports what happened in 
 terms — sent with an id, invalid number, logged out, banned, rate limited — and splits failures
 into those that happened before the message was handed to WhatsApp (safe to retry) and after
 (`SendOutcomeUnknown`: the caller reconciles against the chat instead of resending).
+
+Incoming messages are collected wherever the session sees them: chats with an unread badge,
+and the chat that is open (a message that arrives there is marked read by the page at once, so
+it never gets a badge). They are kept until the runner drains them (`drain_incoming`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright
@@ -24,6 +30,17 @@ from apps.senders.driver import selectors as S
 from apps.senders.driver.browser import ProxySettings, chromium_executable, launch_args
 
 logger = logging.getLogger(__name__)
+
+# The page shows times in the browser's time zone; UTC keeps the bubble times comparable with
+# the database's without knowing where the sender host runs.
+PAGE_TIMEZONE = "UTC"
+# A chat opened by URL renders its history a moment after the compose box appears. Its bubbles
+# are read once their count has not changed for this long (longer when none showed up yet).
+CHAT_SETTLE_S = 0.3
+CHAT_EMPTY_SETTLE_S = 1.0
+CHAT_SETTLE_POLL_S = 0.05
+# Incoming message ids remembered per session so one message is handed over once.
+SEEN_INCOMING_MAX = 20_000
 
 
 class Screen:
@@ -59,6 +76,11 @@ class Banned(DriverError):
     code = "banned"
     retryable = False
 
+    def __init__(self, message: str = "", *, after_submit: bool = False):
+        super().__init__(message)
+        # True when Enter was already pressed: the message may be out (never resend it).
+        self.after_submit = after_submit
+
 
 class RateLimited(DriverError):
     code = "rate_limited"
@@ -75,6 +97,11 @@ class SendOutcomeUnknown(DriverError):
     code = "outcome_unknown"
     retryable = False
 
+    def __init__(self, message: str = "", *, wa_message_id: str = ""):
+        super().__init__(message)
+        # The id of the bubble the page made for it, when it showed one.
+        self.wa_message_id = wa_message_id
+
 
 @dataclass(frozen=True)
 class SendReceipt:
@@ -87,6 +114,9 @@ class BubbleStatus:
     wa_message_id: str
     text: str
     status: str  # "pending" | "sent" | "delivered" | "read"
+    # When it was sent, to the minute (the page shows no seconds): every reading of the
+    # bubble's date that makes sense (day/month order differs by locale). Empty: unknown.
+    at: tuple[datetime, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,15 +126,74 @@ class IncomingMessage:
     from_number: str
     sender_name: str
     text: str
+    at: tuple[datetime, ...] = ()
 
 
-_PRE_PLAIN = re.compile(r"^\[(?P<time>[^\]]*)\]\s*(?P<name>.*?):\s*$")
+@dataclass(frozen=True)
+class SubmitNote:
+    """What the open chat showed just before Enter: the id of its last outgoing bubble ("" when
+    it had none). A reconciler looks for the message only after this bubble."""
+
+    anchor: str
+
+
+def normalize_text(text: str) -> str:
+    """Bubble text as compared with a ledger body: whitespace differences do not count."""
+    return " ".join((text or "").split())
+
+
+_PRE_PLAIN = re.compile(r"^\[(?P<time>[^,\]]+),\s*(?P<date>[^\]]+)\]\s*(?P<name>.*?):\s*$")
+_CLOCK = re.compile(r"^(?P<h>\d{1,2})[:.](?P<m>\d{2})(?:\s*(?P<ampm>[AaPp])\.?\s*[Mm]\.?)?$")
+_DATE = re.compile(r"^(?P<a>\d{1,4})[/.\-](?P<b>\d{1,2})[/.\-](?P<c>\d{1,4})\.?$")
 _CHAT_IN_ID = re.compile(r"^(?:true|false)_(?P<chat>[^@_]+)@")
 
-# JavaScript run in the page: the status of every outgoing bubble in the open chat.
+
+def parse_pre_plain(meta: str) -> tuple[tuple[datetime, ...], str]:
+    """`data-pre-plain-text` ("[14:05, 31/01/2026] Name: ") → (possible times in UTC, name).
+
+    WhatsApp writes the clock and date in the browser's locale: 24 h or AM/PM, day or month
+    first. Every reading that is a real date is returned; the caller decides what to do when
+    they disagree."""
+    match = _PRE_PLAIN.match(meta or "")
+    if not match:
+        return (), ""
+    name = match.group("name")
+    clock = _CLOCK.match(match.group("time").strip())
+    date = _DATE.match(match.group("date").strip())
+    if not clock or not date:
+        return (), name
+    hour, minute = int(clock.group("h")), int(clock.group("m"))
+    ampm = (clock.group("ampm") or "").lower()
+    if ampm:
+        hour = hour % 12 + (12 if ampm == "p" else 0)
+    a, b, c = date.group("a"), date.group("b"), date.group("c")
+    orders = [(int(a), int(b), int(c))] if len(a) == 4 else [(_year(c), int(b), int(a)), (_year(c), int(a), int(b))]
+    found: list[datetime] = []
+    for year, month, day in orders:
+        try:
+            moment = datetime(year, month, day, hour, minute, tzinfo=UTC)
+        except ValueError:
+            continue
+        if moment not in found:
+            found.append(moment)
+    return tuple(found), name
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    return year + 2000 if year < 100 else year
+
+
+def latest_plausible(candidates: tuple[datetime, ...], now: datetime) -> datetime | None:
+    """The most recent reading of a bubble time that is not in the future (a minute's grace)."""
+    past = [moment for moment in candidates if moment <= now + timedelta(minutes=1)]
+    return max(past) if past else None
+
+
+# JavaScript run in the page: every bubble of one direction in the open chat.
 _READ_BUBBLES_JS = """
-([outSel, textSel, idAttr, pending, sent, delivered, readLabel]) =>
-  Array.from(document.querySelectorAll(outSel)).map(el => {
+([sel, textSel, metaSel, idAttr, pending, sent, delivered, readLabel]) =>
+  Array.from(document.querySelectorAll(sel)).map(el => {
     const holder = el.closest('[' + idAttr + ']') || el;
     const icon = el.querySelector('span[data-icon]');
     const name = icon ? icon.getAttribute('data-icon') : '';
@@ -113,19 +202,55 @@ _READ_BUBBLES_JS = """
     if (name === sent) status = 'sent';
     if (name === delivered) status = (label === readLabel) ? 'read' : 'delivered';
     const textEl = el.querySelector(textSel);
-    return {id: holder.getAttribute(idAttr) || '', text: textEl ? textEl.innerText : '', status};
+    const meta = el.querySelector(metaSel);
+    return {id: holder.getAttribute(idAttr) || '', text: textEl ? textEl.innerText : '', status,
+            meta: meta ? meta.getAttribute('data-pre-plain-text') : ''};
   })
 """
 
-_READ_INCOMING_JS = """
-([inSel, textSel, metaSel, idAttr]) =>
-  Array.from(document.querySelectorAll(inSel)).map(el => {
-    const holder = el.closest('[' + idAttr + ']') || el;
-    const meta = el.querySelector(metaSel);
-    const textEl = el.querySelector(textSel);
-    return {id: holder.getAttribute(idAttr) || '', meta: meta ? meta.getAttribute('data-pre-plain-text') : '',
-            text: textEl ? textEl.innerText : ''};
-  })
+# Before Enter: remember the first outgoing bubble the page adds while still pending — that is
+# the one for the message being sent (history rendered late arrives with its ticks already).
+_WATCH_SUBMIT_JS = """
+([sel, idAttr, pending]) => {
+  if (window.__chorusWatch) window.__chorusWatch.disconnect();
+  window.__chorusSubmitted = '';
+  const watch = new MutationObserver(records => {
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        if (node.nodeType !== 1) continue;
+        const found = node.matches(sel) ? [node] : Array.from(node.querySelectorAll(sel));
+        for (const el of found) {
+          const icon = el.querySelector('span[data-icon]');
+          if (!icon || icon.getAttribute('data-icon') !== pending) continue;
+          const holder = el.closest('[' + idAttr + ']') || el;
+          window.__chorusSubmitted = holder.getAttribute(idAttr) || '';
+          watch.disconnect();
+          return;
+        }
+      }
+    }
+  });
+  watch.observe(document.body, {childList: true, subtree: true});
+  window.__chorusWatch = watch;
+  const all = document.querySelectorAll(sel);
+  const last = all.length ? (all[all.length - 1].closest('[' + idAttr + ']') || all[all.length - 1]) : null;
+  return last ? (last.getAttribute(idAttr) || '') : '';
+}
+"""
+
+# After Enter: the submitted bubble's tick, once it is past the clock ('' while pending).
+_SUBMITTED_TICK_JS = """
+([idAttr, pending, sent, delivered, readLabel]) => {
+  const id = window.__chorusSubmitted;
+  if (!id) return '';
+  const el = document.querySelector('[' + idAttr + '="' + CSS.escape(id) + '"]');
+  const icon = el && el.querySelector('span[data-icon]');
+  const name = icon ? icon.getAttribute('data-icon') : pending;
+  if (name === pending) return '';
+  if (name === sent) return 'sent';
+  if (name === delivered) return (icon.getAttribute('aria-label') === readLabel) ? 'read' : 'delivered';
+  return 'sent';
+}
 """
 
 
@@ -151,6 +276,10 @@ class WhatsAppSession:
         self.browser: Browser | None = None
         self.context: BrowserContext | None = None
         self.page: Page | None = None
+        self._incoming: list[IncomingMessage] = []
+        self._seen_incoming: set[str] = set()
+        # Set just before Enter is pressed in send_text: from then on the message may be out.
+        self.submitted = False
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -168,6 +297,7 @@ class WhatsAppSession:
                 storage_state=self._storage_state,
                 viewport={"width": 1100, "height": 800},
                 locale="en-US",
+                timezone_id=PAGE_TIMEZONE,
             )
             self.context.set_default_timeout(self.timeout_ms)
             self.page = await self.context.new_page()
@@ -243,10 +373,13 @@ class WhatsAppSession:
     async def own_number(self) -> str:
         """The linked account's phone (digits), from the page's local storage."""
         page = self._page()
-        raw = await page.evaluate(
-            "(keys) => { for (const k of keys) { const v = localStorage.getItem(k); if (v) return v; } return ''; }",
-            list(S.OWN_NUMBER_STORAGE_KEYS),
-        )
+        try:
+            raw = await page.evaluate(
+                "(keys) => { for (const k of keys) { const v = localStorage.getItem(k); if (v) return v; } return ''; }",
+                list(S.OWN_NUMBER_STORAGE_KEYS),
+            )
+        except PlaywrightError as exc:
+            raise BrowserCrashed(str(exc)) from exc
         digits = re.match(r"^\"?(\d+)", raw or "")
         return digits.group(1) if digits else ""
 
@@ -255,6 +388,8 @@ class WhatsAppSession:
     async def open_chat(self, digits: str, text: str = "") -> None:
         """Navigate to the chat with `digits`. Raises InvalidNumber / LoggedOut / Banned."""
         page = self._page()
+        # Whatever arrived in the chat being left is collected first: it is read already.
+        await self._collect_open_chat()
         url = f"{self.base_url}/send?phone={digits}" + (f"&text={quote(text)}" if text else "")
         try:
             await page.goto(url, wait_until="domcontentloaded")
@@ -264,21 +399,33 @@ class WhatsAppSession:
         except PlaywrightError as exc:
             raise BrowserCrashed(f"opening the chat failed: {exc}") from exc
         await self._raise_for_screen()
-        dialog = page.locator(S.DIALOG)
-        if await dialog.count() and S.INVALID_NUMBER_TEXT in (await dialog.first.inner_text()):
-            ok = page.locator(S.DIALOG_OK)
-            if await ok.count():
-                await ok.first.click()
-            raise InvalidNumber(f"{digits} is not on WhatsApp")
+        try:
+            dialog = page.locator(S.DIALOG)
+            if await dialog.count() and S.INVALID_NUMBER_TEXT in (await dialog.first.inner_text()):
+                ok = page.locator(S.DIALOG_OK)
+                if await ok.count():
+                    await ok.first.click()
+                raise InvalidNumber(f"{digits} is not on WhatsApp")
+        except PlaywrightError as exc:
+            raise BrowserCrashed(f"reading the chat failed: {exc}") from exc
 
-    async def send_text(self, digits: str, text: str, *, typing_delay_ms: int = 0) -> SendReceipt:
+    async def send_text(
+        self,
+        digits: str,
+        text: str,
+        *,
+        typing_delay_ms: int = 0,
+        before_submit: Callable[[SubmitNote], Awaitable[None]] | None = None,
+    ) -> SendReceipt:
         """Type `text` into the chat with `digits` at a human pace and send it; returns once the
         sent tick shows. Failures before Enter are retryable; after it, SendOutcomeUnknown
-        (or Banned/RateLimited when the page says so)."""
+        (or Banned/RateLimited when the page says so). `before_submit` is awaited just before
+        Enter with what the chat showed then (the caller records it for reconciliation; if it
+        raises, nothing is sent)."""
+        self.submitted = False
         await self.open_chat(digits)
         page = self._page()
         try:
-            before = await page.locator(S.MESSAGE_OUT).count()
             box = page.locator(S.COMPOSE_BOX)
             await box.click()
             lines = text.split("\n")
@@ -287,34 +434,35 @@ class WhatsAppSession:
                     await page.keyboard.type(line, delay=typing_delay_ms)
                 if index < len(lines) - 1:
                     await page.keyboard.press("Shift+Enter")
+            anchor = await page.evaluate(_WATCH_SUBMIT_JS, [S.MESSAGE_OUT, S.MESSAGE_ID_ATTR, S.ICON_PENDING])
         except PlaywrightTimeout as exc:
             raise StepTimeout(f"typing timed out: {exc}") from exc
         except PlaywrightError as exc:
             raise BrowserCrashed(f"typing failed: {exc}") from exc
+        if before_submit is not None:
+            await before_submit(SubmitNote(anchor=anchor or ""))
         # From here on the message may be out: no plain retries.
+        wa_id = ""
+        self.submitted = True
         try:
             await page.keyboard.press("Enter")
-            bubble = page.locator(S.MESSAGE_OUT).nth(before)
-            await bubble.wait_for(timeout=self.sent_tick_timeout_ms)
-            await page.wait_for_function(
-                """([sel, i, pending]) => {
-                    const el = document.querySelectorAll(sel)[i];
-                    const icon = el && el.querySelector('span[data-icon]');
-                    return icon && icon.getAttribute('data-icon') !== pending;
-                }""",
-                arg=[S.MESSAGE_OUT, before, S.ICON_PENDING],
+            handle = await page.wait_for_function(
+                _SUBMITTED_TICK_JS,
+                arg=[S.MESSAGE_ID_ATTR, S.ICON_PENDING, S.ICON_SENT, S.ICON_DELIVERED, S.READ_ARIA_LABEL],
                 timeout=self.sent_tick_timeout_ms,
             )
-            holder = bubble.locator(f"xpath=ancestor-or-self::*[@{S.MESSAGE_ID_ATTR}][1]")
-            wa_id = await holder.get_attribute(S.MESSAGE_ID_ATTR) if await holder.count() else None
+            status = await handle.json_value()
+            wa_id = await page.evaluate("() => window.__chorusSubmitted || ''")
         except (PlaywrightTimeout, PlaywrightError) as exc:
+            with contextlib.suppress(PlaywrightError):
+                wa_id = await page.evaluate("() => window.__chorusSubmitted || ''")
             screen = await self._screen_or_none()
             if screen == Screen.BANNED:
-                raise Banned("WhatsApp banned this number") from exc
+                raise Banned("WhatsApp banned this number", after_submit=True) from exc
             if screen == Screen.RATE_LIMITED:
                 raise RateLimited("WhatsApp is rate-limiting this number", after_submit=True) from exc
-            raise SendOutcomeUnknown(f"no sent tick: {exc}") from exc
-        return SendReceipt(wa_message_id=wa_id or "")
+            raise SendOutcomeUnknown(f"no sent tick: {exc}", wa_message_id=wa_id or "") from exc
+        return SendReceipt(wa_message_id=wa_id or "", status=status or "sent")
 
     async def _screen_or_none(self) -> str | None:
         try:
@@ -324,8 +472,11 @@ class WhatsAppSession:
 
     async def _raise_for_screen(self) -> None:
         screen = await self.current_screen()
-        if screen == Screen.QR and not await self._page().locator(S.COMPOSE_BOX).count():
-            raise LoggedOut("WhatsApp Web shows the QR code: the device was unlinked")
+        try:
+            if screen == Screen.QR and not await self._page().locator(S.COMPOSE_BOX).count():
+                raise LoggedOut("WhatsApp Web shows the QR code: the device was unlinked")
+        except PlaywrightError as exc:
+            raise BrowserCrashed(str(exc)) from exc
         if screen == Screen.BANNED:
             raise Banned("WhatsApp banned this number")
         if screen == Screen.RATE_LIMITED:
@@ -334,24 +485,55 @@ class WhatsAppSession:
     # --- reading -------------------------------------------------------------------------------
 
     async def outgoing_bubbles(self) -> list[BubbleStatus]:
-        """Outgoing messages of the open chat with their tick status."""
-        rows = await self._page().evaluate(
-            _READ_BUBBLES_JS,
-            [
-                S.MESSAGE_OUT,
-                S.MESSAGE_TEXT,
-                S.MESSAGE_ID_ATTR,
-                S.ICON_PENDING,
-                S.ICON_SENT,
-                S.ICON_DELIVERED,
-                S.READ_ARIA_LABEL,
-            ],
-        )
-        return [BubbleStatus(wa_message_id=r["id"], text=r["text"], status=r["status"]) for r in rows]
+        """Outgoing messages of the open chat with their tick status, oldest first."""
+        try:
+            rows = await self._page().evaluate(
+                _READ_BUBBLES_JS,
+                [
+                    S.MESSAGE_OUT,
+                    S.MESSAGE_TEXT,
+                    S.MESSAGE_META,
+                    S.MESSAGE_ID_ATTR,
+                    S.ICON_PENDING,
+                    S.ICON_SENT,
+                    S.ICON_DELIVERED,
+                    S.READ_ARIA_LABEL,
+                ],
+            )
+        except PlaywrightError as exc:
+            raise BrowserCrashed(f"reading the chat failed: {exc}") from exc
+        return [
+            BubbleStatus(wa_message_id=r["id"], text=r["text"], status=r["status"], at=parse_pre_plain(r["meta"])[0])
+            for r in rows
+        ]
 
     async def chat_statuses(self, digits: str) -> list[BubbleStatus]:
+        """Open the chat with `digits`, let its history render, and read its outgoing bubbles
+        (its incoming ones are collected on the way)."""
         await self.open_chat(digits)
+        await self._wait_chat_settled()
+        await self._collect_open_chat()
         return await self.outgoing_bubbles()
+
+    async def _wait_chat_settled(self) -> None:
+        """Wait until the open chat's bubbles stop changing (history renders after the chat
+        opens; reading earlier would miss messages that are there)."""
+        page = self._page()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_ms / 1000
+        bubbles = page.locator(f"{S.MESSAGE_OUT}, {S.MESSAGE_IN}")
+        count, since = -1, loop.time()
+        while loop.time() < deadline:
+            try:
+                now_count = await bubbles.count()
+            except PlaywrightError as exc:
+                raise BrowserCrashed(f"reading the chat failed: {exc}") from exc
+            if now_count != count:
+                count, since = now_count, loop.time()
+            elif loop.time() - since >= (CHAT_SETTLE_S if count else CHAT_EMPTY_SETTLE_S):
+                return
+            await asyncio.sleep(CHAT_SETTLE_POLL_S)
+        raise StepTimeout("the chat kept changing while it was read")
 
     async def unread_chats(self) -> int:
         page = self._page()
@@ -360,11 +542,10 @@ class WhatsAppSession:
         except PlaywrightError as exc:
             raise BrowserCrashed(str(exc)) from exc
 
-    async def read_unread_chats(self, limit: int = 20) -> list[IncomingMessage]:
-        """Open chats with an unread badge (the page marks them read) and return their incoming
-        messages. Messages already captured are de-duplicated by the caller by id."""
+    async def read_unread_chats(self, limit: int = 20) -> None:
+        """Open chats with an unread badge (the page marks them read) and collect their
+        incoming messages."""
         page = self._page()
-        found: list[IncomingMessage] = []
         try:
             if not await page.locator(S.LOGGED_IN).count():
                 await page.goto(self.base_url + "/", wait_until="domcontentloaded")
@@ -373,35 +554,51 @@ class WhatsAppSession:
                 badge = page.locator(f"{S.LOGGED_IN} {S.UNREAD_BADGE}")
                 if not await badge.count():
                     break
+                await self._collect_open_chat()
                 await badge.first.click()
                 await page.wait_for_selector(S.MESSAGE_IN, timeout=self.timeout_ms)
-                found += await self._incoming_in_open_chat()
+                await self._collect_open_chat()
                 await asyncio.sleep(0.05)
         except PlaywrightTimeout as exc:
             raise StepTimeout(f"reading chats timed out: {exc}") from exc
         except PlaywrightError as exc:
             raise BrowserCrashed(f"reading chats failed: {exc}") from exc
-        return found
 
-    async def _incoming_in_open_chat(self) -> list[IncomingMessage]:
-        rows = await self._page().evaluate(
-            _READ_INCOMING_JS, [S.MESSAGE_IN, S.MESSAGE_TEXT, S.MESSAGE_META, S.MESSAGE_ID_ATTR]
-        )
-        messages = []
+    async def drain_incoming(self) -> list[IncomingMessage]:
+        """Incoming messages seen since the last call (the open chat's included), each once."""
+        await self._collect_open_chat()
+        drained, self._incoming = self._incoming, []
+        return drained
+
+    async def _collect_open_chat(self) -> None:
+        """Remember the open chat's incoming messages not seen before. Best effort: a page that
+        cannot be read now (navigating, crashed) is reported by the next real step instead."""
+        if self.page is None or self.page.is_closed():
+            return
+        try:
+            rows = await self.page.evaluate(
+                _READ_BUBBLES_JS,
+                [S.MESSAGE_IN, S.MESSAGE_TEXT, S.MESSAGE_META, S.MESSAGE_ID_ATTR, "", "", "", ""],
+            )
+        except PlaywrightError as exc:
+            logger.warning("driver.incoming_not_read", extra={"error": type(exc).__name__})
+            return
+        if len(self._seen_incoming) > SEEN_INCOMING_MAX:
+            # Forgetting is safe: the inbox de-duplicates by message id.
+            self._seen_incoming.clear()
         for row in rows:
-            chat_match = _CHAT_IN_ID.match(row["id"] or "")
-            meta = _PRE_PLAIN.match(row["meta"] or "")
-            chat = chat_match.group("chat") if chat_match else ""
-            messages.append(
+            wa_id = row["id"] or ""
+            chat_match = _CHAT_IN_ID.match(wa_id)
+            if not chat_match or wa_id in self._seen_incoming:
+                continue
+            self._seen_incoming.add(wa_id)
+            at, name = parse_pre_plain(row["meta"] or "")
+            chat = chat_match.group("chat")
+            self._incoming.append(
                 IncomingMessage(
-                    wa_message_id=row["id"],
-                    chat=chat,
-                    from_number=chat,
-                    sender_name=meta.group("name") if meta else "",
-                    text=row["text"],
+                    wa_message_id=wa_id, chat=chat, from_number=chat, sender_name=name, text=row["text"], at=at
                 )
             )
-        return [m for m in messages if m.wa_message_id and m.chat]
 
     def _page(self) -> Page:
         if self.page is None or self.page.is_closed():

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +28,7 @@ class Received:
     from_number: str  # digits, as WhatsApp shows them
     sender_name: str
     text: str
+    received_at: datetime | None = None  # when WhatsApp shows it arrived (None: now)
 
 
 def normalize_keyword(text: str) -> str:
@@ -80,7 +82,7 @@ def inbound_capture(*, profile_id: int, messages: Iterable[Received]) -> list[In
                 sender_name=m.sender_name[:200],
                 body=m.text,
                 wa_message_id=m.wa_message_id,
-                received_at=now,
+                received_at=m.received_at or now,
                 is_opt_out=normalize_keyword(m.text) in words,
             )
         )

@@ -27,12 +27,14 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from apps.core.exceptions import Conflict, NotFound, ValidationFailed
+from apps.senders import coordination
 from apps.senders.models import FINAL_STATES, MessageEvent, MessageState, OutboundMessage, SenderProfile
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-# Backoff before retry n (1-based): BASE * 4^(n-1) seconds -> 30 s, 2 min, 8 min.
+# Backoff before retry n (1-based): BASE * 4^(n-1) seconds -> 30 s, 2 min, 8 min (times
+# PACING_TIME_SCALE, 1.0 in production; tests shrink it like every other sending delay).
 RETRY_BASE_S = 30
 MAX_BODY_CHARS = 4096
 
@@ -293,7 +295,8 @@ def message_mark_failed(
         message.claim_token = None
         if retryable and message.attempts < MAX_ATTEMPTS:
             message.state = MessageState.QUEUED
-            message.next_attempt_at = now + timedelta(seconds=RETRY_BASE_S * 4 ** (message.attempts - 1))
+            backoff_s = RETRY_BASE_S * 4 ** (message.attempts - 1) * coordination.time_scale()
+            message.next_attempt_at = now + timedelta(seconds=backoff_s)
         elif code == LedgerError.INVALID_NUMBER:
             message.state = MessageState.INVALID_NUMBER
             message.failed_at = now

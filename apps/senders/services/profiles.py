@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 # Rate-limit backoff: 15 min, 1 h, 4 h, then 24 h per further strike.
 RATE_LIMIT_BACKOFF_S = [15 * 60, 60 * 60, 4 * 60 * 60, 24 * 60 * 60]
+# Strikes are forgiven after this long of sending without a rate limit (a clean send window),
+# so an old incident does not make the next pause a day long.
+RATE_LIMIT_FORGIVE_S = 6 * 60 * 60
+STRIKES_KEY_TTL_S = 30 * 24 * 60 * 60
 # The latest QR payload of a profile is kept this long for the API's PNG endpoint.
 QR_TTL_S = 60
 
@@ -185,7 +190,8 @@ def profile_set_status(
     profile.save(update_fields=fields)
     publish(f"profile.{profile.id}", profile_status_event(profile))
     publish("profiles", profile_status_event(profile))
-    if status != previous and status in NOTIFY_STATUSES:
+    resumed = previous == SenderProfile.Status.CONNECTING and status == SenderProfile.Status.CONNECTED
+    if status != previous and status in NOTIFY_STATUSES and not resumed:
         publish(
             "notifications",
             {
@@ -199,7 +205,10 @@ def profile_set_status(
 
 
 def profile_connected(*, profile_id: int, phone: str, state: bytes) -> SenderProfile:
+    """WhatsApp Web shows the chats: store the session, and start warm-up when this is a new
+    link (a resumed session keeps its warm-up as it was)."""
     profile = profile_get(profile_id=profile_id)
+    linked_now = profile.status in (SenderProfile.Status.NEW, SenderProfile.Status.WAITING_FOR_QR)
     now = timezone.now()
     extra: dict[str, Any] = {
         "session_state_encrypted": None,
@@ -211,25 +220,73 @@ def profile_connected(*, profile_id: int, phone: str, state: bytes) -> SenderPro
     extra["session_state_encrypted"] = profile.session_state_encrypted
     if phone:
         extra["phone"] = "+" + phone.lstrip("+")
-    if profile.warmup_enabled and profile.warmup_started_on is None:
+    if linked_now and profile.warmup_enabled and profile.warmup_started_on is None:
         extra["warmup_started_on"] = timezone.localdate()
     coordination.client().delete(qr_key(connection.schema_name, profile_id))
     return profile_set_status(profile=profile, status=SenderProfile.Status.CONNECTED, detail="", extra_fields=extra)
 
 
-def profile_session_save(*, profile_id: int, state: bytes, lease_host: str = "") -> None:
+# Statuses of a profile whose browser session is still its own: only these save state on park.
+# (A logged-out or unlinked profile must never get a session back without a new QR scan.)
+SESSION_STATUSES = (
+    SenderProfile.Status.CONNECTED,
+    SenderProfile.Status.CONNECTING,
+    SenderProfile.Status.RATE_LIMITED,
+)
+
+
+def profile_session_save(*, profile_id: int, state: bytes, lease_host: str = "") -> bool:
+    """Store the browser's session state (encrypted) — unless the profile was logged out or
+    unlinked meanwhile: one conditional UPDATE, so a logout racing a park always wins. Returns
+    whether it was stored."""
     profile = SenderProfile(id=profile_id)
     profile.session_state = state
-    SenderProfile.objects.filter(id=profile_id).update(
-        session_state_encrypted=profile.session_state_encrypted,
-        session_saved_at=timezone.now(),
-        last_activity_at=timezone.now(),
-        lease_host=lease_host,
+    now = timezone.now()
+    return bool(
+        SenderProfile.objects.filter(id=profile_id, status__in=SESSION_STATUSES).update(
+            session_state_encrypted=profile.session_state_encrypted,
+            session_saved_at=now,
+            last_activity_at=now,
+            lease_host=lease_host,
+        )
     )
+
+
+def profile_connecting(*, profile_id: int) -> SenderProfile:
+    """A driver is opening the stored session (status `connecting` until the page shows the
+    chats, or the QR code when the device was unlinked)."""
+    return profile_set_status(profile=profile_get(profile_id=profile_id), status=SenderProfile.Status.CONNECTING)
+
+
+def profile_connecting_abandoned(*, profile_id: int) -> None:
+    """The driver stopped before the stored session opened (browser failure, host shutting
+    down): the session is not known to be bad, so the profile is connected again and the
+    dispatcher retries it."""
+    profile = profile_get(profile_id=profile_id)
+    if profile.status == SenderProfile.Status.CONNECTING:
+        profile_set_status(
+            profile=profile, status=SenderProfile.Status.CONNECTED, detail="WhatsApp Web could not be opened; retrying."
+        )
+
+
+def profile_unlinked(*, profile_id: int, detail: str) -> SenderProfile:
+    """WhatsApp Web asks for a QR scan again (the phone removed the device): forget the session
+    and tell the tenant."""
+    with transaction.atomic():
+        profile = SenderProfile.objects.select_for_update().get(id=profile_id)
+        profile.session_state = None
+        profile.session_saved_at = None
+        profile.save(update_fields=["session_state_encrypted", "session_saved_at", "updated_at"])
+        return profile_set_status(profile=profile, status=SenderProfile.Status.LOGGED_OUT, detail=detail)
 
 
 def profile_lease_note(*, profile_id: int, host: str, expires_at: datetime | None) -> None:
     SenderProfile.objects.filter(id=profile_id).update(lease_host=host, lease_expires_at=expires_at)
+
+
+def strikes_key(schema: str, profile_id: int) -> str:
+    """Redis: when the profile's last rate-limit pause ends (epoch seconds)."""
+    return f"strikes:{schema}:{profile_id}:clean_from"
 
 
 def profile_rate_limited(*, profile_id: int, detail: str) -> SenderProfile:
@@ -238,15 +295,37 @@ def profile_rate_limited(*, profile_id: int, detail: str) -> SenderProfile:
     strikes = profile.rate_limit_strikes + 1
     backoff = RATE_LIMIT_BACKOFF_S[min(strikes, len(RATE_LIMIT_BACKOFF_S)) - 1]
     coordination.pacing_push_back(schema=connection.schema_name, profile_id=profile_id, delay_s=backoff)
+    pause_s = backoff * coordination.time_scale()
+    coordination.client().set(
+        strikes_key(connection.schema_name, profile_id), time.time() + pause_s, ex=STRIKES_KEY_TTL_S
+    )
     return profile_set_status(
         profile=profile,
         status=SenderProfile.Status.RATE_LIMITED,
         detail=detail,
-        extra_fields={
-            "rate_limit_strikes": strikes,
-            "paused_until": timezone.now() + timedelta(seconds=backoff * coordination.time_scale()),
-        },
+        extra_fields={"rate_limit_strikes": strikes, "paused_until": timezone.now() + timedelta(seconds=pause_s)},
     )
+
+
+def profile_strikes_forgive(*, profile_id: int) -> bool:
+    """Called after successful sends by a profile with rate-limit strikes: once it has sent
+    without a rate limit for RATE_LIMIT_FORGIVE_S since its last pause ended, the backoff starts
+    over from the shortest pause. Returns whether the strikes were reset."""
+    key = strikes_key(connection.schema_name, profile_id)
+    redis_client = coordination.client()
+    clean_from = redis_client.get(key)
+    now = time.time()
+    if clean_from is None:
+        # No record (Redis lost it): start the clean window now rather than forgive at once.
+        redis_client.set(key, now, ex=STRIKES_KEY_TTL_S, nx=True)
+        return False
+    if now - float(clean_from) < RATE_LIMIT_FORGIVE_S * coordination.time_scale():
+        return False
+    reset = SenderProfile.objects.filter(id=profile_id, rate_limit_strikes__gt=0).update(rate_limit_strikes=0)
+    redis_client.delete(key)
+    if reset:
+        logger.info("profile.rate_limit_strikes_reset", extra={"profile_id": profile_id})
+    return bool(reset)
 
 
 def profile_resume_after_pause(*, profile: SenderProfile) -> SenderProfile:
