@@ -7,4 +7,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.senders.api.urls")),
+    path("", include("apps.contacts.api.urls")),
 ]

@@ -1,0 +1,18 @@
+"""/api/v1/ routes of contacts (no trailing slashes, like every /api/v1/ path)."""
+
+from django.urls import path
+
+from apps.contacts.api import views
+
+urlpatterns = [
+    path("contacts", views.ContactListCreateView.as_view(), name="api-contacts"),
+    path("contacts/bulk", views.ContactBulkView.as_view(), name="api-contacts-bulk"),
+    path("contacts/export", views.ContactExportView.as_view(), name="api-contacts-export"),
+    path("contacts/<int:contact_id>", views.ContactDetailView.as_view(), name="api-contact-detail"),
+    path("groups", views.GroupListCreateView.as_view(), name="api-groups"),
+    path("groups/<int:group_id>", views.GroupDetailView.as_view(), name="api-group-detail"),
+    path("imports", views.ImportListCreateView.as_view(), name="api-imports"),
+    path("imports/preview", views.ImportPreviewView.as_view(), name="api-import-preview"),
+    path("imports/<int:job_id>", views.ImportDetailView.as_view(), name="api-import-detail"),
+    path("imports/<int:job_id>/errors", views.ImportErrorFileView.as_view(), name="api-import-errors"),
+]

@@ -1,0 +1,340 @@
+"""Contacts API front doors: contacts (CRUD, bulk upsert, export), groups, imports.
+
+Who may do what: every member (viewer and up) reads contacts, groups and imports and downloads
+exports and error reports; agents and up create, change and import contacts; admins and
+owners delete contacts and groups. API keys act with their own role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.api.authentication import ApiKeyPrincipal
+from apps.accounts.api.permissions import HasRole, IsTenantMember
+from apps.accounts.api.views import ERRORS, NOT_FOUND
+from apps.accounts.models import Role
+from apps.contacts import selectors
+from apps.contacts.api.serializers import (
+    BulkResultSerializer,
+    BulkUpsertSerializer,
+    ContactFilterSerializer,
+    ContactSerializer,
+    ContactWriteSerializer,
+    GroupSerializer,
+    ImportCreateSerializer,
+    ImportJobSerializer,
+    ImportPreviewRequestSerializer,
+    ImportPreviewSerializer,
+)
+from apps.contacts.models import Group, ImportJob
+from apps.contacts.services import contacts as contact_services
+from apps.contacts.services import exporting, importing
+from apps.contacts.services.groups import group_get_or_create
+from apps.core.exceptions import Conflict, NotFound, ValidationFailed
+
+TAGS = ["contacts"]
+
+
+class RolePerMethodMixin:
+    """Safe methods for every member; `write_role` to change; `delete_role` to delete."""
+
+    write_role: str = Role.AGENT
+    delete_role: str = Role.ADMIN
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.request.method in SAFE_METHODS:
+            return [IsTenantMember()]
+        if self.request.method == "DELETE":
+            return [HasRole(self.delete_role)()]
+        return [HasRole(self.write_role)()]
+
+
+class FileDownloadMixin:
+    """Files leave as plain responses; every error stays JSON in the one error shape."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[BaseRenderer, str]:
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+
+def _contact_groups(contact, groups: list[Group] | None) -> None:
+    if groups is not None:
+        contact_services.contact_groups_set(contact=contact, groups=groups)
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+
+class ContactListCreateView(RolePerMethodMixin, generics.GenericAPIView):
+    serializer_class = ContactSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        summary="List contacts, newest first (search by name, number or e-mail; filter by group)",
+        parameters=[ContactFilterSerializer],
+        responses={200: ContactSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = ContactFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        queryset = selectors.contacts_list(
+            search=filters.get("q", ""), group_id=filters.get("group"), opted_out=filters.get("opted_out")
+        ).prefetch_related("memberships")
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(ContactSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Add a contact (the number is normalised to E.164 with the workspace's region)",
+        request=ContactWriteSerializer,
+        responses={201: ContactSerializer, **ERRORS, 409: OpenApiResponse(description="The number exists")},
+    )
+    def post(self, request: Request) -> Response:
+        body = ContactWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        fields: dict[str, Any] = dict(body.validated_data)
+        groups = fields.pop("groups", None)
+        contact = contact_services.contact_create(**fields)
+        _contact_groups(contact, groups)
+        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+
+
+class ContactDetailView(RolePerMethodMixin, APIView):
+    @extend_schema(tags=TAGS, summary="One contact", responses={200: ContactSerializer, **ERRORS, **NOT_FOUND})
+    def get(self, request: Request, contact_id: int) -> Response:
+        return Response(ContactSerializer(contact_services.contact_get(contact_id=contact_id)).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Change a contact (not its number)",
+        request=ContactWriteSerializer,
+        responses={200: ContactSerializer, **ERRORS, **NOT_FOUND},
+    )
+    def patch(self, request: Request, contact_id: int) -> Response:
+        contact = contact_services.contact_get(contact_id=contact_id)
+        if "phone" in request.data:
+            raise ValidationFailed("A contact's number cannot change; add a new contact.", code="phone_immutable")
+        body = ContactWriteSerializer(contact, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        fields: dict[str, Any] = dict(body.validated_data)
+        groups = fields.pop("groups", None)
+        contact = contact_services.contact_update(contact=contact, **fields)
+        _contact_groups(contact, groups)
+        return Response(ContactSerializer(contact).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Delete a contact",
+        responses={204: OpenApiResponse(description="Deleted"), **ERRORS, **NOT_FOUND},
+    )
+    def delete(self, request: Request, contact_id: int) -> Response:
+        contact_services.contact_delete(contact=contact_services.contact_get(contact_id=contact_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ContactBulkView(APIView):
+    permission_classes = (HasRole(Role.AGENT),)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Create or update up to 1,000 contacts by number; bad items are reported by index",
+        request=BulkUpsertSerializer,
+        responses={200: BulkResultSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = BulkUpsertSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        result = contact_services.contacts_bulk_upsert(
+            items=data["contacts"], update_existing=data["mode"] == ImportJob.Mode.UPDATE, group=data.get("group")
+        )
+        return Response(BulkResultSerializer(result).data)
+
+
+class ContactExportView(FileDownloadMixin, APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Download contacts as CSV or XLSX (spreadsheet formulas neutralised)",
+        parameters=[
+            OpenApiParameter("file_format", enum=list(exporting.EXPORT_FORMATS), default="csv"),
+            ContactFilterSerializer,
+        ],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        query = ContactFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        queryset = selectors.contacts_list(
+            search=filters.get("q", ""), group_id=filters.get("group"), opted_out=filters.get("opted_out")
+        )
+        export = exporting.contacts_export(
+            queryset=queryset, file_format=request.query_params.get("file_format", "csv")
+        )
+        response = HttpResponse(export.content, content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="contacts.{export.extension}"'
+        return response
+
+
+# --- groups -------------------------------------------------------------------------------------
+
+
+class GroupListCreateView(RolePerMethodMixin, generics.GenericAPIView):
+    serializer_class = GroupSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        summary="List groups with their contact counts",
+        responses={200: GroupSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.groups_list())
+        return self.get_paginated_response(GroupSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Add a group (names are unique regardless of case)",
+        request=GroupSerializer,
+        responses={201: GroupSerializer, **ERRORS, 409: OpenApiResponse(description="The name is taken")},
+    )
+    def post(self, request: Request) -> Response:
+        body = GroupSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        group, created = group_get_or_create(name=body.validated_data["name"])
+        if not created:
+            raise Conflict("A group with this name exists.", code="group_exists", details={"id": group.id})
+        description = body.validated_data.get("description", "")
+        if description:
+            Group.objects.filter(pk=group.pk).update(description=description)
+            group.description = description
+        return Response(GroupSerializer(group).data, status=status.HTTP_201_CREATED)
+
+
+class GroupDetailView(RolePerMethodMixin, APIView):
+    def _group(self, group_id: int) -> Group:
+        group = selectors.groups_list().filter(pk=group_id).first()
+        if group is None:
+            raise NotFound("No such group.", code="group_not_found")
+        return group
+
+    @extend_schema(tags=TAGS, summary="One group", responses={200: GroupSerializer, **ERRORS, **NOT_FOUND})
+    def get(self, request: Request, group_id: int) -> Response:
+        return Response(GroupSerializer(self._group(group_id)).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Delete a group (its contacts stay)",
+        responses={204: OpenApiResponse(description="Deleted"), **ERRORS, **NOT_FOUND},
+    )
+    def delete(self, request: Request, group_id: int) -> Response:
+        self._group(group_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- imports ------------------------------------------------------------------------------------
+
+
+class ImportListCreateView(RolePerMethodMixin, generics.GenericAPIView):
+    serializer_class = ImportJobSerializer
+    parser_classes = (MultiPartParser, FormParser, JSONParser)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="List contact imports, newest first",
+        responses={200: ImportJobSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.import_jobs_list())
+        return self.get_paginated_response(ImportJobSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Upload a CSV, TSV or XLSX file; the import runs in the background (follow its status)",
+        request={"multipart/form-data": ImportCreateSerializer},
+        responses={202: ImportJobSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = ImportCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        upload = data["file"]
+        job = importing.import_job_create(
+            stream=upload,
+            name=upload.name,
+            mapping=data.get("mapping"),
+            mode=data["mode"],
+            group=data.get("group"),
+            delimiter=data.get("delimiter"),
+            created_by_id=None if isinstance(request.user, ApiKeyPrincipal) else request.user.pk,
+        )
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportPreviewView(APIView):
+    permission_classes = (HasRole(Role.AGENT),)
+    parser_classes = (MultiPartParser, FormParser)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="How a file will be read: format, encoding, delimiter, first rows and a suggested mapping",
+        request={"multipart/form-data": ImportPreviewRequestSerializer},
+        responses={200: ImportPreviewSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = ImportPreviewRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        preview = importing.import_preview(
+            stream=upload, name=upload.name, delimiter=body.validated_data.get("delimiter")
+        )
+        return Response(
+            ImportPreviewSerializer(
+                {
+                    "format": preview.layout.format,
+                    "encoding": preview.layout.encoding,
+                    "delimiter": preview.layout.delimiter,
+                    "headers": preview.headers,
+                    "rows": preview.rows,
+                    "mapping": preview.mapping,
+                }
+            ).data
+        )
+
+
+class ImportDetailView(APIView):
+    @extend_schema(
+        tags=TAGS, summary="An import's state and counts", responses={200: ImportJobSerializer, **ERRORS, **NOT_FOUND}
+    )
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(ImportJobSerializer(importing.import_job_get(job_id=job_id)).data)
+
+
+class ImportErrorFileView(FileDownloadMixin, APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="The rows an import could not take, with line numbers and reasons (CSV)",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS, **NOT_FOUND},
+    )
+    def get(self, request: Request, job_id: int) -> FileResponse:
+        job = importing.import_job_get(job_id=job_id)
+        if not job.error_file:
+            raise NotFound("This import has no rejected rows.", code="no_error_file")
+        base = job.original_name.rsplit(".", 1)[0] or "import"
+        return FileResponse(
+            job.error_file.open("rb"),
+            as_attachment=True,
+            filename=f"{base}-errors.csv",
+            content_type="text/csv; charset=utf-8",
+        )
