@@ -470,6 +470,9 @@ PACING_TIME_SCALE = env.float("PACING_TIME_SCALE", default=1.0)
 # Chromium for Playwright: empty = Playwright's own browser when installed (`playwright install
 # chromium`), else Debian's /usr/bin/chromium.
 CHROMIUM_PATH = env("CHROMIUM_PATH", default="")
+# Chromium's own sandbox; turned off for root (Chromium refuses it) and where the host cannot
+# give it user namespaces (containers under Docker's default seccomp profile).
+CHROMIUM_SANDBOX = env.bool("CHROMIUM_SANDBOX", default=True)
 WHATSAPP_WEB_URL = env("WHATSAPP_WEB_URL", default="") or "https://web.whatsapp.com"
 # Browsers one sender host keeps open at once; more profiles wait for a free slot.
 SENDER_MAX_ACTIVE_PROFILES = env.int("SENDER_MAX_ACTIVE_PROFILES", default=5)

@@ -40,8 +40,11 @@ def chromium_executable() -> str | None:
 
 
 def launch_args() -> list[str]:
+    """Chromium refuses to run its sandbox as root, and containers under Docker's default
+    seccomp profile cannot create the namespaces it needs (CHROMIUM_SANDBOX=0 there)."""
     args = list(CHROMIUM_ARGS)
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if as_root or not settings.CHROMIUM_SANDBOX:
         args.append("--no-sandbox")
     return args
 
