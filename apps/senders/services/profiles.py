@@ -146,10 +146,14 @@ def profile_logout(*, profile: SenderProfile) -> SenderProfile:
 def profile_delete(*, profile: SenderProfile) -> None:
     from apps.senders.models import MessageState
 
-    if profile.messages.filter(state__in=[MessageState.QUEUED, MessageState.SENDING]).exists():
-        raise ValidationFailed("This number still has messages to send; cancel them first.", code="profile_busy")
-    profile.messages.update(profile=None)
-    profile.delete()
+    with transaction.atomic():
+        # The row lock makes a concurrent enqueue for this profile wait (its foreign key check
+        # needs the row), so no message can be queued between the check and the delete.
+        SenderProfile.objects.select_for_update().filter(id=profile.id).first()
+        if profile.messages.filter(state__in=[MessageState.QUEUED, MessageState.SENDING]).exists():
+            raise ValidationFailed("This number still has messages to send; cancel them first.", code="profile_busy")
+        profile.messages.update(profile=None)
+        profile.delete()
 
 
 # --- status, as seen by the driver --------------------------------------------------------------
