@@ -7,6 +7,7 @@
 - web_msgs_per_s_per_profile: one profile sending through Chromium to the simulator, pacing off.
 - profiles_active / pss_mb_per_active_profile: five profiles sending at once; proportional
   memory of each browser's process tree, and zero browsers once they are parked.
+The browser figures live in apps/senders/bench_web.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from apps.billing.models import Plan
+from apps.billing.models import Plan, UsageRecord
+from apps.senders import coordination
 from apps.senders.models import MessageState, OutboundMessage, SenderProfile
 from apps.senders.services import ledger
 from apps.senders.transport import NullTransport
@@ -57,7 +59,14 @@ def bench_tenant() -> Tenant:
     return tenant
 
 
+# What a connected profile needs to be driven at all: a stored session (empty for the null
+# transport, which has no browser to restore).
+EMPTY_SESSION_STATE = b'{"cookies": [], "origins": []}'
+
+
 def bench_profile(label: str, **overrides) -> SenderProfile:
+    """A profile with pacing, caps and warm-up out of the way. Connected (with an empty stored
+    session) unless `status` says otherwise."""
     fields = {
         "label": label,
         "status": SenderProfile.Status.CONNECTED,
@@ -68,17 +77,26 @@ def bench_profile(label: str, **overrides) -> SenderProfile:
         "per_contact_daily_cap": 100,
         **overrides,
     }
-    profile = SenderProfile.objects.create(**fields)
+    profile = SenderProfile(**fields)
+    if profile.status == SenderProfile.Status.CONNECTED:
+        profile.session_state = EMPTY_SESSION_STATE
+    profile.save()
     return profile
 
 
-def queue_messages(profile: SenderProfile, count: int, prefix: str) -> list[int]:
+def bench_number(i: int) -> str:
+    """The i-th recipient: a valid Indian mobile number that never ends in 0000 (the simulator's
+    "not on WhatsApp" suffix)."""
+    return f"+9197{i % 10_000_000:07d}1"
+
+
+def queue_messages(profile: SenderProfile, count: int, prefix: str, *, first_number: int = 0) -> list[int]:
     """Insert `count` queued messages to distinct numbers (not part of any timing)."""
     now = timezone.now()
     rows = [
         OutboundMessage(
             profile=profile,
-            to_number=f"+9197{i % 100_000_000:08d}",
+            to_number=bench_number(first_number + i),
             body=f"{prefix} message {i}",
             queued_at=now,
         )
@@ -87,11 +105,17 @@ def queue_messages(profile: SenderProfile, count: int, prefix: str) -> list[int]
     return [m.id for m in OutboundMessage.objects.bulk_create(rows, batch_size=5000)]
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout_s: float, what: str, *, still_possible: Callable[[], bool] | None = None
+) -> None:
+    """Poll until `predicate()`; give up after `timeout_s`, or at once when `still_possible()`
+    says it can no longer happen (e.g. the host stopped driving the profile)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return
+        if still_possible is not None and not still_possible() and not predicate():
+            raise RuntimeError(f"benchmark stopped: {what} can no longer happen")
         time.sleep(0.05)
     raise TimeoutError(f"benchmark timed out waiting for {what}")
 
@@ -122,6 +146,7 @@ def ledger_throughput(tenant: Tenant, count: int) -> Throughput:
                 lambda: not OutboundMessage.objects.filter(profile=profile, state__in=["queued", "sending"]).exists(),
                 timeout_s=600,
                 what="the ledger run",
+                still_possible=lambda: bool(host.active_profiles()),
             )
         elapsed = time.perf_counter() - started
     finally:
@@ -164,6 +189,14 @@ def naive_throughput(tenant: Tenant, count: int) -> Throughput:
 
 
 def cleanup(tenant: Tenant) -> None:
+    """Remove everything a run leaves: ledger rows, profiles, the tenant's usage rollup and its
+    pacing counters and leases in Redis (so per-contact caps do not build up across runs)."""
     with tenant_context(tenant):
         OutboundMessage.objects.all().delete()
         SenderProfile.objects.all().delete()
+    UsageRecord.objects.filter(tenant=tenant).delete()
+    redis = coordination.client()
+    for pattern in (f"{prefix}:{tenant.schema_name}:*" for prefix in ("pace", "lease", "submit")):
+        keys = list(redis.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(keys), 1000):
+            redis.delete(*keys[start : start + 1000])

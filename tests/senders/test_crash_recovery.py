@@ -1,0 +1,174 @@
+"""kill -9 of a sender worker in the middle of a batch: after a new worker takes over, the
+simulator's record matches the ledger — nothing lost, nothing sent twice (invariant 2).
+
+Real processes throughout: the simulator, two Celery sender workers one after the other
+(`celery -A config worker -Q senders --concurrency 1`), Chromium driven by Playwright, the test
+PostgreSQL and Redis. The kill is placed deterministically in the worst window: the simulator
+has accepted a message (the page pressed Send) but has not yet shown its sent tick, so the
+ledger row is still `sending` under the dead worker's claim. The next driver must find it in the
+chat and mark it sent instead of typing it again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from apps.billing.models import UsageRecord
+from apps.senders import coordination
+from apps.senders.models import MessageState, OutboundMessage, SenderProfile
+from apps.senders.services import ledger
+from tests.conftest import process_env
+from tests.senders.live_workers import SenderWorker, alive, linked_session_state, start_sender_worker, wait_for
+from tests.simulator.conftest import LINKED_PHONE, simulator, simulator_process  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.live
+
+MESSAGES = 30
+# The worker is killed once this many messages reached the simulator.
+KILL_AFTER = 10
+# Pacing: custom 5 s gap, time scaled by 0.1 -> one message every 0.5 s (plus the send itself),
+# so the batch takes well over ten seconds and the kill lands in its middle.
+TIME_SCALE = "0.1"
+GAP_S = 5.0
+# A dead worker's lease expires after this; the heartbeat renews it every third.
+LEASE_TTL_S = "3"
+# While the kill is being aimed, the simulator holds each sent tick this long, so the moment
+# "accepted by WhatsApp, not yet confirmed to the driver" is wide enough to hit.
+SLOW_ACK_MS = 700
+DONE_TIMEOUT_S = 120
+SENT_STATES = {MessageState.SENT, MessageState.DELIVERED, MessageState.READ}
+
+
+def recipient(i: int) -> str:
+    # Never ends in 0000 (the simulator's "not on WhatsApp" suffix).
+    return f"+919876{50000 + i:05d}1"
+
+
+def worker_env(simulator_url: str) -> dict[str, str]:
+    return {
+        **process_env(),
+        "WHATSAPP_WEB_URL": simulator_url,
+        "PACING_TIME_SCALE": TIME_SCALE,
+        "SENDER_LEASE_TTL_S": LEASE_TTL_S,
+        "SENDER_IDLE_PARK_S": "3",
+    }
+
+
+@pytest.fixture
+def crash_profile(alpha_live, simulator):  # noqa: F811 - fixture
+    """A profile linked in the simulator (its stored session state, no QR), with 30 messages
+    queued, committed so the workers see them."""
+    state = linked_session_state(simulator.base_url, LINKED_PHONE)
+    run = uuid.uuid4().hex[:8]
+    with tenant_context(alpha_live.tenant):
+        profile = SenderProfile.objects.create(
+            label=f"crash-{run}",
+            phone=f"+{LINKED_PHONE}",
+            status=SenderProfile.Status.CONNECTED,
+            pacing_preset="custom",
+            pacing_min_s=GAP_S,
+            pacing_max_s=GAP_S,
+            batch_size=0,
+            daily_cap=1000,
+            warmup_enabled=False,
+        )
+        profile.session_state = state
+        profile.save()
+        texts = {}
+        for i in range(MESSAGES):
+            message = ledger.message_enqueue(
+                to=recipient(i), text=f"crash {run} #{i}", region="IN", profile=profile, kick=False
+            ).message
+            texts[message.id] = message.body
+    yield alpha_live, profile, texts
+    with tenant_context(alpha_live.tenant):
+        OutboundMessage.objects.filter(profile=profile).delete()
+        profile.delete()
+    UsageRecord.objects.filter(tenant=alpha_live.tenant).delete()
+
+
+def sim_outgoing(simulator) -> list[dict]:  # noqa: F811 - fixture name
+    return [m for m in simulator.messages(LINKED_PHONE) if m["direction"] == "out"]
+
+
+def test_kill9_mid_batch_then_restart_sends_every_message_exactly_once(crash_profile, simulator):  # noqa: F811
+    world, profile, texts = crash_profile
+    schema = world.tenant.schema_name
+    env = worker_env(simulator.base_url)
+    simulator.configure(ack_delay_ms=SLOW_ACK_MS)
+
+    first: SenderWorker = start_sender_worker(f"crash-a-{uuid.uuid4().hex[:6]}", env)
+    second: SenderWorker | None = None
+    try:
+        first.kick(profile.id, schema=schema)
+
+        # Aim: the simulator has the KILL_AFTER-th message or later, still without its tick.
+        def in_flight() -> dict | None:
+            out = sim_outgoing(simulator)
+            if len(out) >= KILL_AFTER and out[-1]["status"] == "pending":
+                return out[-1]
+            return None
+
+        pending = wait_for(in_flight, timeout=90, what="a message accepted but not yet ticked", interval=0.02)
+        dead_pids = first.kill9()
+        wait_for(lambda: not [pid for pid in dead_pids if alive(pid)], timeout=10, what="the killed worker to vanish")
+        assert coordination.lease_holder(schema, profile.id) is not None  # the dead worker's lease
+
+        with tenant_context(world.tenant):
+            at_kill = Counter(OutboundMessage.objects.filter(profile=profile).values_list("state", flat=True))
+            orphan = OutboundMessage.objects.get(profile=profile, state=MessageState.SENDING)
+        sent_at_kill = sum(at_kill[s] for s in SENT_STATES)
+        # The message the simulator shows without a tick is the one the dead worker had claimed.
+        assert orphan.body == pending["text"]
+        assert at_kill[MessageState.SENDING] == 1
+        assert sent_at_kill == len(sim_outgoing(simulator)) - 1 >= KILL_AFTER - 1
+        assert at_kill[MessageState.QUEUED] == MESSAGES - sent_at_kill - 1
+
+        # Restart: a new worker, once the dead worker's lease has expired.
+        simulator.configure(ack_delay_ms=150)
+        second = start_sender_worker(f"crash-b-{uuid.uuid4().hex[:6]}", env)
+        wait_for(lambda: coordination.lease_holder(schema, profile.id) is None, timeout=15, what="the lease to expire")
+        second.kick(profile.id, schema=schema)
+        with tenant_context(world.tenant):
+            wait_for(
+                lambda: (
+                    not OutboundMessage.objects.filter(
+                        profile=profile, state__in=[MessageState.QUEUED, MessageState.SENDING]
+                    ).exists()
+                ),
+                timeout=DONE_TIMEOUT_S,
+                what="every ledger row to be final",
+                interval=0.2,
+            )
+            rows = list(OutboundMessage.objects.filter(profile=profile).order_by("id"))
+            orphan.refresh_from_db()
+            orphan_events = list(orphan.events.values_list("state", "detail"))
+    finally:
+        for worker in (first, second):
+            if worker is not None:
+                worker.stop()
+
+    out = sim_outgoing(simulator)
+    sim_count = Counter(m["text"] for m in out)
+    # Every ledger row was sent; none is left queued/sending; none ended uncertain or failed: the
+    # orphan was decidable (its bubble is in the chat), so it was settled as sent.
+    assert Counter(r.state in SENT_STATES for r in rows) == Counter({True: MESSAGES})
+    assert {r.body for r in rows} == set(texts.values())
+    # The simulator has each text exactly once and nothing else.
+    assert sim_count == Counter(set(texts.values()))
+    assert len(out) == MESSAGES
+    # count(sent in ledger) == count(distinct delivered in the simulator), with matching ids.
+    sim_ids = {m["text"]: m["data_id"] for m in out if m["status"] != "failed"}
+    assert len(sim_ids) == sum(r.state in SENT_STATES for r in rows) == MESSAGES
+    assert {r.body: r.wa_message_id for r in rows} == sim_ids
+    # The orphan was reconciled against the chat (found → sent), not typed again.
+    assert orphan.state in SENT_STATES
+    assert orphan.wa_message_id == pending["data_id"]
+    assert orphan.attempts == 1
+    assert (MessageState.SENT, "reconciled after a worker died: found") in orphan_events
+    # Every other row took exactly one attempt.
+    assert Counter(r.attempts for r in rows) == Counter({1: MESSAGES})
