@@ -2,10 +2,12 @@
 
 from django.urls import path
 
+from apps.contacts.consumers import ImportProgressConsumer
 from apps.core.realtime.consumers import NotificationsConsumer
 from apps.senders.consumers import ProfilesConsumer
 
 websocket_urlpatterns = [
     path("ws/notifications/", NotificationsConsumer.as_asgi()),
     path("ws/profiles/", ProfilesConsumer.as_asgi()),
+    path("ws/imports/<int:job_id>/", ImportProgressConsumer.as_asgi()),
 ]

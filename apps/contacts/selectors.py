@@ -7,12 +7,15 @@ lower(email) index; anything else by substring on the trigram index over UPPER(n
 
 from __future__ import annotations
 
+import datetime
 import re
+from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
-from apps.contacts.models import Contact, Group, ImportJob
+from apps.contacts.models import Contact, Group, ImportJob, SuppressedNumber
 from apps.contacts.resources import tenant_region
 from apps.contacts.services.phones import normalise_phone
 
@@ -57,3 +60,128 @@ def groups_list() -> QuerySet[Group]:
 
 def import_jobs_list() -> QuerySet[ImportJob]:
     return ImportJob.objects.select_related("group")
+
+
+# --- the portal's list: keyset pages and a total that never counts a million rows ---------------
+
+CONTACTS_PAGE_SIZE = 50
+# Up to this many matches are counted exactly (a bounded scan); past it the page shows the
+# planner's estimate for the whole table, or "more than" for a filtered view.
+CONTACTS_EXACT_COUNT_CAP = 10_000
+# How many messages each way a contact's page shows.
+CONTACT_HISTORY_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of contacts, newest first. `newer_than`/`older_than` are the cursors of the
+    neighbouring pages (None at either end): ids, so paging costs the same on page 1 and on page
+    20,000 (no OFFSET)."""
+
+    contacts: list[Contact]
+    newer_than: int | None
+    older_than: int | None
+
+
+@dataclass(frozen=True)
+class ContactTotal:
+    count: int
+    exact: bool
+
+
+def contacts_page(
+    queryset: QuerySet[Contact], *, after: int | None = None, before: int | None = None, size: int = CONTACTS_PAGE_SIZE
+) -> ContactPage:
+    """The page of `queryset` right after contact id `after` (older contacts), or right before
+    `before` (newer ones), or the newest page. A "previous" page that would come out short
+    because it reached the top is the first page instead, so every page but the last holds
+    `size` rows."""
+    if before is not None:
+        newer = list(queryset.filter(id__gt=before).order_by("id")[: size + 1])
+        if len(newer) > size:
+            rows = newer[:size][::-1]
+            has_older = queryset.filter(id__lt=rows[-1].id).exists()
+            return ContactPage(contacts=rows, newer_than=rows[0].id, older_than=rows[-1].id if has_older else None)
+        after = None
+    window = queryset.filter(id__lt=after) if after is not None else queryset
+    rows = list(window.order_by("-id")[: size + 1])
+    older_than = rows[size - 1].id if len(rows) > size else None
+    rows = rows[:size]
+    newer_than = None
+    if after is not None:
+        # An empty page past the end still links back to whatever comes before it.
+        boundary = rows[0].id if rows else after - 1
+        if queryset.filter(id__gt=boundary).exists():
+            newer_than = boundary
+    return ContactPage(contacts=rows, newer_than=newer_than, older_than=older_than)
+
+
+def contacts_estimated_rows() -> int:
+    """The planner's row estimate for this tenant's contacts table (kept by ANALYSE/autovacuum);
+    0 when the table was never analysed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", [Contact._meta.db_table])
+        row = cursor.fetchone()
+    return max(int(row[0]), 0) if row and row[0] is not None else 0
+
+
+def contacts_total(queryset: QuerySet[Contact], *, filtered: bool) -> ContactTotal:
+    """How many contacts `queryset` has: exact up to CONTACTS_EXACT_COUNT_CAP (a count of at most
+    that many index entries), else the table estimate (unfiltered) or the cap (filtered)."""
+    bounded = queryset.order_by()[: CONTACTS_EXACT_COUNT_CAP + 1].count()
+    if bounded <= CONTACTS_EXACT_COUNT_CAP:
+        return ContactTotal(count=bounded, exact=True)
+    if filtered:
+        return ContactTotal(count=CONTACTS_EXACT_COUNT_CAP, exact=False)
+    return ContactTotal(count=max(contacts_estimated_rows(), bounded), exact=False)
+
+
+# --- one contact --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One message to or from a contact's number, for its page."""
+
+    direction: str  # "out" or "in"
+    at: datetime.datetime
+    body: str
+    number_label: str  # which of the tenant's WhatsApp numbers
+    state: str = ""
+    state_label: str = ""
+    campaign_id: int | None = None
+
+
+def contact_messages(*, phone: str, limit: int = CONTACT_HISTORY_LIMIT) -> list[HistoryItem]:
+    """The newest `limit` messages sent to and received from `phone`, newest first."""
+    from apps.senders.models import InboundMessage, OutboundMessage
+
+    items: list[HistoryItem] = []
+    outbound = OutboundMessage.objects.filter(to_number=phone).select_related("profile").order_by("-created_at", "-id")
+    for message in outbound[:limit]:
+        items.append(
+            HistoryItem(
+                direction="out",
+                at=message.sent_at or message.created_at,
+                body=message.body,
+                number_label=message.profile.label if message.profile else "",
+                state=message.state,
+                state_label=str(message.get_state_display()),
+                campaign_id=message.campaign_id,
+            )
+        )
+    inbound = InboundMessage.objects.filter(from_number=phone).select_related("profile").order_by("-received_at", "-id")
+    for message in inbound[:limit]:
+        items.append(
+            HistoryItem(direction="in", at=message.received_at, body=message.body, number_label=message.profile.label)
+        )
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items[:limit]
+
+
+def contact_is_suppressed(*, phone: str) -> bool:
+    return SuppressedNumber.objects.filter(phone=phone).exists()
+
+
+def groups_for_choices() -> QuerySet[Group]:
+    return Group.objects.order_by(Lower("name"))

@@ -1,6 +1,6 @@
 """The customer portal, mounted at "" on tenant hosts."""
 
-from django.urls import path
+from django.urls import include, path
 
 from apps.portal import views
 from apps.senders import views as senders_views
@@ -10,6 +10,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     *[path(f"{section}/", views.placeholder, {"section": section}, name=section) for section in views.PLACEHOLDERS],
+    path("contacts/", include("apps.contacts.urls")),
     path("numbers/", senders_views.numbers, name="numbers"),
     path("numbers/add/", senders_views.numbers_add, name="numbers_add"),
     path("numbers/<int:profile_id>/", senders_views.numbers_detail, name="numbers_detail"),

@@ -85,10 +85,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 # What each not-yet-built section will do, so the page is honest and still useful.
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "contacts": (
-        gettext_lazy("Contacts"),
-        gettext_lazy("Import contacts from CSV or Excel, tag them into lists and manage opt-outs."),
-    ),
     "campaigns": (
         gettext_lazy("Campaigns"),
         gettext_lazy("Send personalised messages to your lists at a safe pace, and follow progress live."),

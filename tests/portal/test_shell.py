@@ -5,7 +5,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-PLACEHOLDERS = ["contacts", "campaigns", "templates", "inbox", "chatbots", "analytics"]
+PLACEHOLDERS = ["campaigns", "templates", "inbox", "chatbots", "analytics"]
 NAV = {
     "/": "Dashboard",
     "/numbers/": "WhatsApp numbers",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from apps.billing import services as billing
 from apps.contacts.models import Contact, Group, GroupMembership
@@ -91,6 +92,21 @@ def contact_groups_set(*, contact: Contact, groups: list[Group]) -> None:
         GroupMembership.objects.bulk_create(
             [GroupMembership(contact=contact, group=group) for group in groups], ignore_conflicts=True
         )
+
+
+def contact_edit(*, contact: Contact, groups: list[Group] | None = None, **fields: Any) -> Contact:
+    """The portal's edit form: saves the fields that changed, timestamps consent when its status
+    changes (cleared back to "unknown" it has no time), and replaces the groups when given."""
+    changed = {name: value for name, value in fields.items() if getattr(contact, name) != value}
+    if "consent_status" in changed:
+        unknown = changed["consent_status"] == Contact.Consent.UNKNOWN
+        changed["consented_at"] = None if unknown else timezone.now()
+    with transaction.atomic():
+        contact_update(contact=contact, **changed)
+        if groups is not None:
+            contact_groups_set(contact=contact, groups=groups)
+    logger.info("contact.edited", extra={"contact_id": contact.id, "fields": sorted(changed)})
+    return contact
 
 
 def _item_cells(item: dict[str, Any], custom_keys: list[str]) -> list[str]:

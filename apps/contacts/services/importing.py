@@ -192,6 +192,12 @@ def _event(job: ImportJob) -> dict[str, Any]:
     return event
 
 
+def import_job_event(job: ImportJob) -> dict[str, Any]:
+    """The progress event for `job` as it stands now: what a page that starts watching late
+    catches up with before the live events."""
+    return _event(job)
+
+
 class _Progress:
     """Turns COPY chunks into progress: the callback every chunk, the job row and a realtime
     event at most once per PROGRESS_INTERVAL_S."""

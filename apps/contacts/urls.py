@@ -1,0 +1,22 @@
+"""Portal pages of contacts, mounted at /contacts/ inside the portal's namespace (portal:contacts…),
+so the navigation keeps "Contacts" highlighted on every one of them."""
+
+from django.urls import path
+
+from apps.contacts import views
+
+urlpatterns = [
+    path("", views.contacts, name="contacts"),
+    path("bulk/", views.contacts_bulk, name="contacts_bulk"),
+    path("export/", views.contacts_export, name="contacts_export"),
+    path("<int:contact_id>/", views.contacts_detail, name="contacts_detail"),
+    path("<int:contact_id>/edit/", views.contacts_edit, name="contacts_edit"),
+    path("<int:contact_id>/opt-out/", views.contacts_opt_out, name="contacts_opt_out"),
+    path("<int:contact_id>/opt-in/", views.contacts_opt_in, name="contacts_opt_in"),
+    path("<int:contact_id>/delete/", views.contacts_delete, name="contacts_delete"),
+    path("imports/", views.contacts_imports, name="contacts_imports"),
+    path("imports/new/", views.contacts_import_new, name="contacts_import_new"),
+    path("imports/new/map/", views.contacts_import_map, name="contacts_import_map"),
+    path("imports/<int:job_id>/", views.contacts_import_detail, name="contacts_import_detail"),
+    path("imports/<int:job_id>/errors/", views.contacts_import_errors, name="contacts_import_errors"),
+]
