@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.senders.models import OptOutKeyword, PacingPreset, SenderProfile
 from apps.senders.services.ledger import MAX_BODY_CHARS
+from apps.senders.services.profiles import EDITABLE_FIELDS
 
 # Longer than any sensible proxy URL with credentials, short enough to keep the form honest.
 PROXY_URL_MAX_LENGTH = 500
@@ -122,22 +123,8 @@ class NumberSettingsForm(forms.Form):
     )
     clear_proxy = forms.BooleanField(label=_("Remove the proxy"), required=False)
 
-    # Form fields that are profile settings (the rest are handled separately).
-    SETTINGS = (
-        "label",
-        "pacing_preset",
-        "pacing_min_s",
-        "pacing_max_s",
-        "batch_size",
-        "batch_pause_s",
-        "daily_cap",
-        "warmup_enabled",
-        "warmup_started_on",
-        "warmup_ramp",
-        "quiet_hours_start",
-        "quiet_hours_end",
-        "per_contact_daily_cap",
-    )
+    # Form fields that are profile settings (the proxy is handled separately).
+    SETTINGS = EDITABLE_FIELDS
 
     @classmethod
     def initial_for(cls, profile: SenderProfile) -> dict[str, Any]:
