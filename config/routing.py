@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from apps.campaigns.consumers import CampaignProgressConsumer
 from apps.contacts.consumers import ImportProgressConsumer
 from apps.core.realtime.consumers import NotificationsConsumer
 from apps.senders.consumers import ProfilesConsumer
@@ -10,4 +11,5 @@ websocket_urlpatterns = [
     path("ws/notifications/", NotificationsConsumer.as_asgi()),
     path("ws/profiles/", ProfilesConsumer.as_asgi()),
     path("ws/imports/<int:job_id>/", ImportProgressConsumer.as_asgi()),
+    path("ws/campaigns/<int:campaign_id>/", CampaignProgressConsumer.as_asgi()),
 ]

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.senders.api.urls")),
     path("", include("apps.contacts.api.urls")),
+    path("", include("apps.campaigns.api.urls")),
 ]

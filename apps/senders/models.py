@@ -130,6 +130,12 @@ class MessageState(models.TextChoices):
     INVALID_NUMBER = "invalid_number", _("Not on WhatsApp")
     SKIPPED_OPTED_OUT = "skipped_opted_out", _("Skipped: opted out")
     UNCERTAIN = "uncertain", _("Uncertain")
+    # Campaign rows (apps.campaigns): a paused campaign's queued rows wait as `held` (not
+    # claimable; resume puts them back to queued); a cancelled campaign's unsent rows end
+    # `cancelled`; a number on the suppression list is recorded as `skipped_suppressed`.
+    HELD = "held", _("Held: campaign paused")
+    CANCELLED = "cancelled", _("Cancelled")
+    SKIPPED_SUPPRESSED = "skipped_suppressed", _("Skipped: suppressed")
 
 
 # States a message never leaves (except delivered/read ticks moving forward from sent).
@@ -142,6 +148,8 @@ FINAL_STATES = frozenset(
         MessageState.INVALID_NUMBER,
         MessageState.SKIPPED_OPTED_OUT,
         MessageState.UNCERTAIN,
+        MessageState.CANCELLED,
+        MessageState.SKIPPED_SUPPRESSED,
     }
 )
 
@@ -150,7 +158,11 @@ class OutboundMessage(models.Model):
     """The ledger: one row per message to send. Workers claim rows with SELECT … FOR UPDATE SKIP
     LOCKED; a row is sent at most once (see apps.senders.services.ledger)."""
 
-    profile = models.ForeignKey(SenderProfile, null=True, on_delete=models.PROTECT, related_name="messages")
+    # No index of its own: outbound_profile_to_sent (and outbound_claimable) lead with it, and a
+    # campaign writes up to a million rows at a time, each paying for every index.
+    profile = models.ForeignKey(
+        SenderProfile, null=True, on_delete=models.PROTECT, related_name="messages", db_index=False
+    )
     to_number = models.CharField(_("to"), max_length=20)
     body = models.TextField(_("text"))
     campaign_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -164,7 +176,9 @@ class OutboundMessage(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_detail = models.CharField(max_length=500, blank=True)
     wa_message_id = models.CharField(max_length=200, blank=True)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # Unique among the rows that have one (outbound_idempotency_key_unique): campaign rows never
+    # do. NULL, not "", means "no key", so the partial unique index leaves those rows out.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -185,6 +199,14 @@ class OutboundMessage(models.Model):
             ),
             models.Index(fields=["state", "claimed_at"], name="outbound_state_claimed"),
             models.Index(fields=["profile", "to_number", "sent_at"], name="outbound_profile_to_sent"),
+        ]
+        constraints = [
+            # A partial unique index (not a table constraint, which the template clone renames).
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="outbound_idempotency_key_unique",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -240,6 +240,8 @@ SPECTACULAR_SETTINGS = {
         "ApiKeyRoleEnum": "apps.accounts.services.api_keys.KEY_ROLE_CHOICES",
         "ImportJobStateEnum": "apps.contacts.api.serializers.IMPORT_STATE_CHOICES",
         "MessageStateEnum": "apps.senders.models.MessageState",
+        "CampaignStateEnum": "apps.campaigns.api.serializers.CAMPAIGN_STATE_CHOICES",
+        "CampaignRunStateEnum": "apps.campaigns.api.serializers.CAMPAIGN_RUN_STATE_CHOICES",
     },
     "COMPONENT_SPLIT_REQUEST": True,
 }
@@ -269,6 +271,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Offer profiles with due messages to the sender workers; restarts those whose worker died.
     "senders-dispatch": {"task": "senders.dispatch", "schedule": 10.0, "tenant_schemas": ["public"]},
+    # Restart lost campaign ticks and materializations; resume campaigns paused by plan limits.
+    "campaigns-watchdog": {"task": "campaigns.watchdog", "schedule": 15.0, "tenant_schemas": ["public"]},
 }
 
 # --- i18n, time, static -----------------------------------------------------------------------

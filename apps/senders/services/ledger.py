@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.core.exceptions import Conflict, NotFound, ValidationFailed
@@ -61,6 +62,7 @@ class ClaimedMessage:
     attempts: int
     claim_token: uuid.UUID
     opted_out: bool
+    campaign_id: int | None = None
 
 
 def normalize_number(raw: str, *, region: str) -> str:
@@ -159,6 +161,45 @@ def _replay(existing: OutboundMessage, fingerprint: str) -> Enqueued:
 
 # --- claiming ----------------------------------------------------------------------------------
 
+# Campaign rows are claimable only while their campaign is running: pause, resume and cancel
+# (apps.campaigns.services) flip the campaign's state, which stops claims at once, and rows of a
+# campaign that no longer exists are never sent. Rows without a campaign (single sends) are not
+# affected. Few campaigns run at a time, so the subquery is a small hash.
+_RUNNING_CAMPAIGNS_SQL = "SELECT id FROM campaigns_campaign WHERE state = 'running'"
+_CAMPAIGN_GATE_SQL = f"(campaign_id IS NULL OR campaign_id IN ({_RUNNING_CAMPAIGNS_SQL}))"
+
+
+def campaign_gate_q() -> Q:
+    """The claim's campaign condition for ORM queries over the ledger."""
+    running = RawSQL(_RUNNING_CAMPAIGNS_SQL, ())  # noqa: S611 - a constant, no parameters
+    return Q(campaign_id__isnull=True) | Q(campaign_id__in=running)
+
+
+def campaign_sending_allowed(*, campaign_id: int) -> bool:
+    """Whether a claimed row of this campaign may still be sent (re-checked by the host after a
+    pacing wait and within long batches, so a pause lands before the next message)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (" + _RUNNING_CAMPAIGNS_SQL + " AND id = %s)", [campaign_id])
+        return bool(cursor.fetchone()[0])
+
+
+def requeue_state(campaign_id: int | None) -> str:
+    """Where a claimed row that was not sent goes back to (a retry, a release, a reconciliation
+    that found nothing): `queued` — unless its campaign is no longer running: `held` while it is
+    paused (resume re-queues it), `cancelled` once it is cancelled or deleted. Call inside the transaction
+    that writes the row: the campaign row is read FOR SHARE, so a pause or cancel that commits
+    meanwhile waits, and its own UPDATE of the campaign's rows then sees this one."""
+    if campaign_id is None:
+        return MessageState.QUEUED
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT state FROM campaigns_campaign WHERE id = %s FOR SHARE", [campaign_id])
+        row = cursor.fetchone()
+    if row is not None and row[0] == "running":
+        return MessageState.QUEUED
+    # A deleted campaign's row is cancelled with it.
+    return MessageState.CANCELLED if row is None or row[0] == "cancelled" else MessageState.HELD
+
+
 _CLAIM_SQL = """
 UPDATE senders_outboundmessage AS m
 SET state = 'sending', claim_token = %(token)s, claimed_at = now(), claimed_by = %(holder)s,
@@ -167,13 +208,15 @@ WHERE m.id IN (
     SELECT id FROM senders_outboundmessage
     WHERE profile_id = %(profile_id)s AND state = 'queued'
       AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+      AND {gate}
       {only_ids}
     ORDER BY id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 RETURNING m.id, m.to_number, m.body, m.attempts,
-    EXISTS (SELECT 1 FROM contacts_contact c WHERE c.phone = m.to_number AND c.opted_out_at IS NOT NULL)
+    EXISTS (SELECT 1 FROM contacts_contact c WHERE c.phone = m.to_number AND c.opted_out_at IS NOT NULL),
+    m.campaign_id
 """
 
 
@@ -184,7 +227,9 @@ def messages_claim(
     given), oldest first, skipping rows another transaction holds. Each claimed row is `sending`
     under one new claim token; `opted_out` tells the caller to skip it instead of sending."""
     token = uuid.uuid4()
-    sql = _CLAIM_SQL.format(only_ids="AND id = ANY(%(ids)s)" if message_ids is not None else "")
+    sql = _CLAIM_SQL.format(
+        gate=_CAMPAIGN_GATE_SQL, only_ids="AND id = ANY(%(ids)s)" if message_ids is not None else ""
+    )
     if message_ids is not None:
         limit = len(message_ids)
     with connection.cursor() as cursor:
@@ -195,7 +240,9 @@ def messages_claim(
         rows = cursor.fetchall()
     rows.sort(key=lambda row: row[0])
     return [
-        ClaimedMessage(id=r[0], to_number=r[1], body=r[2], attempts=r[3], claim_token=token, opted_out=r[4])
+        ClaimedMessage(
+            id=r[0], to_number=r[1], body=r[2], attempts=r[3], claim_token=token, opted_out=r[4], campaign_id=r[5]
+        )
         for r in rows
     ]
 
@@ -207,20 +254,17 @@ def next_due_messages(*, profile_id: int, limit: int = 1) -> list[OutboundMessag
     return list(
         OutboundMessage.objects.filter(profile_id=profile_id, state=MessageState.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(campaign_gate_q())
         .order_by("id")
-        .only("id", "to_number", "body")[:limit]
+        .only("id", "to_number", "body", "campaign_id")[:limit]
     )
 
 
 def next_due_at(*, profile_id: int) -> datetime | None:
     """When the profile next has something to send (None: nothing queued)."""
-    row = (
-        OutboundMessage.objects.filter(profile_id=profile_id, state=MessageState.QUEUED)
-        .order_by(F("next_attempt_at").asc(nulls_first=True))
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
-    if row is None and not OutboundMessage.objects.filter(profile_id=profile_id, state=MessageState.QUEUED).exists():
+    queued = OutboundMessage.objects.filter(profile_id=profile_id, state=MessageState.QUEUED).filter(campaign_gate_q())
+    row = queued.order_by(F("next_attempt_at").asc(nulls_first=True)).values_list("next_attempt_at", flat=True).first()
+    if row is None and not queued.exists():
         return None
     return row or timezone.now()
 
@@ -294,7 +338,7 @@ def message_mark_failed(
         message.error_detail = detail[:500]
         message.claim_token = None
         if retryable and message.attempts < MAX_ATTEMPTS:
-            message.state = MessageState.QUEUED
+            message.state = requeue_state(message.campaign_id)
             backoff_s = RETRY_BASE_S * 4 ** (message.attempts - 1) * coordination.time_scale()
             message.next_attempt_at = now + timedelta(seconds=backoff_s)
         elif code == LedgerError.INVALID_NUMBER:
@@ -310,7 +354,7 @@ def message_mark_failed(
             message=message,
             state=message.state,
             at=now,
-            detail=f"attempt {message.attempts}: {code}{' (will retry)' if message.state == MessageState.QUEUED else ''}",
+            detail=f"attempt {message.attempts}: {code}{' (will retry)' if message.state in (MessageState.QUEUED, MessageState.HELD) else ''}",
         )
     logger.info("message.failed", extra={"message_id": message_id, "code": code, "state": message.state})
     return message.state
@@ -319,11 +363,13 @@ def message_mark_failed(
 def message_release(*, message_id: int, claim_token: uuid.UUID, reason: str) -> bool:
     """Hand a claimed message back untouched (the send was never attempted: lease lost, profile
     paused before typing). The attempt does not count."""
-    changed = OutboundMessage.objects.filter(id=message_id, claim_token=claim_token, state=MessageState.SENDING).update(
-        state=MessageState.QUEUED, claim_token=None, attempts=F("attempts") - 1
-    )
-    if changed:
-        MessageEvent.objects.create(message_id=message_id, state=MessageState.QUEUED, at=timezone.now(), detail=reason)
+    with transaction.atomic():
+        claimed = OutboundMessage.objects.filter(id=message_id, claim_token=claim_token, state=MessageState.SENDING)
+        campaign_id = claimed.values_list("campaign_id", flat=True).first()
+        state = requeue_state(campaign_id)
+        changed = claimed.update(state=state, claim_token=None, attempts=F("attempts") - 1)
+        if changed:
+            MessageEvent.objects.create(message_id=message_id, state=state, at=timezone.now(), detail=reason)
     return bool(changed)
 
 
@@ -382,7 +428,7 @@ def message_reconcile(*, message_id: int, outcome: str, wa_message_id: str = "",
             message.sent_at = message.sent_at or now
             message.wa_message_id = wa_message_id or message.wa_message_id
         elif outcome == ReconcileOutcome.NOT_FOUND:
-            message.state = MessageState.QUEUED
+            message.state = requeue_state(message.campaign_id)
             message.attempts = max(0, message.attempts - 1)
         else:
             message.state = MessageState.UNCERTAIN

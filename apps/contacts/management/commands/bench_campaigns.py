@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from apps.contacts import bench
@@ -22,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the generated CSV")
         parser.add_argument("--slice", type=int, default=20_000, help="rows given to django-import-export")
         parser.add_argument("--keep-tenant", action="store_true", help="leave the bench tenant and its contacts")
+        parser.add_argument(
+            "--skip-send", action="store_true", help="only the import figures (not bench_campaigns_send's)"
+        )
 
     def handle(self, *args, **opts):
         bench_dir = Path(settings.VAR_DIR) / "bench"
@@ -78,3 +82,6 @@ class Command(BaseCommand):
         for key, value in result.items():
             self.stdout.write(f"{key:>32}: {value}")
         self.stdout.write(f"saved {out}")
+        if not opts["skip_send"]:
+            # Starting and sending campaigns (apps/campaigns/bench.py): merges its keys into the file.
+            call_command("bench_campaigns_send", stdout=self.stdout)

@@ -1,0 +1,88 @@
+"""Reads of campaigns and templates for the API and pages (current tenant schema)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from apps.campaigns.models import Campaign, CampaignRun, CampaignSender, MessageTemplate
+from apps.campaigns.services import audience, progress
+from apps.campaigns.services.campaigns import current_tenant, tenant_zone
+from apps.campaigns.services.errors import CampaignError
+from apps.core.exceptions import NotFound
+from apps.senders.models import OutboundMessage
+
+
+def templates_list(*, category: str | None = None) -> QuerySet[MessageTemplate]:
+    templates = MessageTemplate.objects.all()
+    if category:
+        templates = templates.filter(category=category)
+    return templates
+
+
+def campaigns_list(*, state: str | None = None) -> QuerySet[Campaign]:
+    campaigns = Campaign.objects.prefetch_related(
+        "groups", Prefetch("senders", queryset=CampaignSender.objects.order_by("profile_id"))
+    ).select_related("template")
+    if state:
+        campaigns = campaigns.filter(state=state)
+    return campaigns
+
+
+def campaign_detail(*, campaign_id: int) -> Campaign:
+    campaign = campaigns_list().filter(id=campaign_id).first()
+    if campaign is None:
+        raise NotFound("No such campaign.", code=CampaignError.CAMPAIGN_NOT_FOUND)
+    return campaign
+
+
+def campaign_runs(*, campaign: Campaign) -> QuerySet[CampaignRun]:
+    return campaign.runs.all()
+
+
+def campaign_run(*, campaign: Campaign, run_id: int | None) -> CampaignRun | None:
+    """The given run of the campaign (NotFound when it is another campaign's), or its latest."""
+    if run_id is None:
+        return progress.latest_run(campaign)
+    run = campaign.runs.filter(id=run_id).first()
+    if run is None:
+        raise NotFound("No such run of this campaign.", code="run_not_found")
+    return run
+
+
+def recipients(*, run: CampaignRun | None, state: str | None = None) -> QuerySet[OutboundMessage]:
+    """The run's ledger rows (one per recipient), optionally in one state."""
+    if run is None:
+        return OutboundMessage.objects.none()
+    rows = progress.run_rows(run)
+    if state:
+        rows = rows.filter(state=state)
+    return rows
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    campaign: Campaign
+    run: CampaignRun | None
+    progress: dict[str, Any]
+    audience: audience.AudienceSummary | None
+
+
+def campaign_stats(*, campaign: Campaign, run_id: int | None = None, fresh: bool = True) -> CampaignStats:
+    """Counts per state, rate and ETA of a run (the latest by default), recounted from the ledger
+    when `fresh`; for a campaign that has not run yet, how many contacts its audience has now."""
+    run = campaign_run(campaign=campaign, run_id=run_id)
+    if run is not None and fresh and run.is_materialized:
+        # Counts as of now (not saved: the run's tick owns the stored counters and the rate).
+        run.counts = progress.run_counts(run)
+    summary = None
+    if run is None:
+        spec = audience.audience_spec(
+            group_ids=[g.id for g in campaign.groups.all()],
+            everyone=campaign.audience_all,
+            audience_filter=campaign.audience_filter,
+        )
+        summary = audience.audience_summary(spec, zone=tenant_zone(current_tenant()))
+    return CampaignStats(campaign=campaign, run=run, progress=progress.progress_event(campaign, run), audience=summary)
