@@ -154,10 +154,18 @@ class HistoryItem:
 
 def contact_messages(*, phone: str, limit: int = CONTACT_HISTORY_LIMIT) -> list[HistoryItem]:
     """The newest `limit` messages sent to and received from `phone`, newest first."""
-    from apps.senders.models import InboundMessage, OutboundMessage
+    from apps.senders.models import InboundMessage, OutboundMessage, SenderProfile
 
     items: list[HistoryItem] = []
-    outbound = OutboundMessage.objects.filter(to_number=phone).select_related("profile").order_by("-created_at", "-id")
+    # Naming every profile (a handful per workspace) lets PostgreSQL use the ledger's
+    # (profile, to_number, sent_at) index; the ledger has no index on to_number alone because
+    # campaign materialization writes millions of rows and every index slows that down.
+    profile_ids = list(SenderProfile.objects.values_list("id", flat=True))
+    outbound = (
+        OutboundMessage.objects.filter(Q(profile_id__in=profile_ids) | Q(profile__isnull=True), to_number=phone)
+        .select_related("profile")
+        .order_by("-created_at", "-id")
+    )
     for message in outbound[:limit]:
         items.append(
             HistoryItem(

@@ -246,6 +246,8 @@ class InboundMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["profile", "wa_message_id"], name="inbound_unique_profile_waid"),
         ]
+        # A contact's conversation (contact page, inbox).
+        indexes = [models.Index(fields=["from_number", "received_at"], name="inbound_from_received")]
 
     def __str__(self) -> str:
         return f"{self.from_number}: {self.body[:30]}"
