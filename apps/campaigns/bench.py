@@ -29,7 +29,7 @@ from django.db import connection, connections
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from apps.billing.models import Plan, UsageRecord
+from apps.billing.models import UsageRecord
 from apps.campaigns import tasks
 from apps.campaigns.models import Campaign, CampaignRun
 from apps.campaigns.services import campaigns as campaign_services
@@ -38,14 +38,13 @@ from apps.contacts.models import Contact, Group
 from apps.senders import coordination
 from apps.senders.models import OutboundMessage, SenderProfile
 from apps.senders.transport import NullTransport
-from apps.tenants import services as tenant_services
+from apps.tenants import bench as tenant_bench
+from apps.tenants.bench import UNLIMITED
 from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 BENCH_TENANT_SLUG = "bench-campaigns-send"
-BENCH_PLAN_SLUG = "bench-unlimited"
-UNLIMITED = 10**9
 BENCH_GROUP = "Bench audience"
 DISPATCH_GROUP = "Bench dispatch"
 TEMPLATE = "{Hi|Hello|Hey} {{first_name|there}}, your order from {{custom.city|our store}} is ready for pickup."
@@ -58,25 +57,7 @@ EMPTY_SESSION_STATE = b'{"cookies": [], "origins": []}'
 
 
 def bench_tenant() -> Tenant:
-    plan, _ = Plan.objects.update_or_create(
-        slug=BENCH_PLAN_SLUG,
-        defaults={
-            "name": "Benchmark (unlimited)",
-            "is_public": False,
-            "max_numbers": 1000,
-            "messages_per_day": UNLIMITED,
-            "messages_per_month": UNLIMITED,
-            "max_contacts": UNLIMITED,
-            "feature_api": True,
-            "feature_chatbots": True,
-        },
-    )
-    tenant = Tenant.objects.filter(slug=BENCH_TENANT_SLUG).first()
-    if tenant is None:
-        tenant = tenant_services.tenant_create(
-            name="Benchmark (campaigns)", slug=BENCH_TENANT_SLUG, plan_slug=plan.slug, default_region="IN"
-        ).tenant
-    return tenant
+    return tenant_bench.bench_tenant(slug=BENCH_TENANT_SLUG, name="Benchmark (campaigns)")
 
 
 def bench_number(i: int) -> str:

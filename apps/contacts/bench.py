@@ -29,19 +29,17 @@ from django_tenants.utils import tenant_context
 from import_export import fields
 from import_export.instance_loaders import CachedInstanceLoader
 
-from apps.billing.models import Plan, UsageRecord
+from apps.billing.models import UsageRecord
 from apps.contacts.models import Contact, ImportJob
 from apps.contacts.resources import ContactResource, JSONWidget
 from apps.contacts.services import importing
 from apps.contacts.services.groups import group_get_or_create
-from apps.tenants import services as tenant_services
+from apps.tenants import bench as tenant_bench
 from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 BENCH_TENANT_SLUG = "bench-campaigns"
-BENCH_PLAN_SLUG = "bench-unlimited"
-UNLIMITED = 10**9
 MAPPING = {"phone": "Phone", "name": "Name", "email": "Email", "custom.city": "City"}
 HEADERS = ["Name", "Phone", "Email", "City"]
 # Shares of the generated file (the rest are well-formed new numbers).
@@ -69,26 +67,7 @@ class Figures:
 
 
 def bench_tenant() -> Tenant:
-    """A tenant on an effectively unlimited plan, so quotas never stop the benchmark."""
-    plan, _ = Plan.objects.update_or_create(
-        slug=BENCH_PLAN_SLUG,
-        defaults={
-            "name": "Benchmark (unlimited)",
-            "is_public": False,
-            "max_numbers": 1000,
-            "messages_per_day": UNLIMITED,
-            "messages_per_month": UNLIMITED,
-            "max_contacts": UNLIMITED,
-            "feature_api": True,
-            "feature_chatbots": True,
-        },
-    )
-    tenant = Tenant.objects.filter(slug=BENCH_TENANT_SLUG).first()
-    if tenant is None:
-        tenant = tenant_services.tenant_create(
-            name="Benchmark (contacts)", slug=BENCH_TENANT_SLUG, plan_slug=plan.slug, default_region="IN"
-        ).tenant
-    return tenant
+    return tenant_bench.bench_tenant(slug=BENCH_TENANT_SLUG, name="Benchmark (contacts)")
 
 
 def contacts_clear(tenant: Tenant) -> None:

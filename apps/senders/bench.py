@@ -22,41 +22,23 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from apps.billing.models import Plan, UsageRecord
+from apps.billing.models import UsageRecord
 from apps.senders import coordination
 from apps.senders.models import MessageState, OutboundMessage, SenderProfile
 from apps.senders.services import ledger
 from apps.senders.transport import NullTransport
-from apps.tenants import services as tenant_services
+from apps.tenants import bench as tenant_bench
+from apps.tenants.bench import UNLIMITED
 from apps.tenants.models import Tenant
 from config.celery import app
 
 logger = logging.getLogger(__name__)
 
 BENCH_TENANT_SLUG = "bench-senders"
-BENCH_PLAN_SLUG = "bench-unlimited"
-UNLIMITED = 10**9
 
 
 def bench_tenant() -> Tenant:
-    """A tenant on an effectively unlimited plan, so plan quotas never stop the benchmark."""
-    plan, _ = Plan.objects.update_or_create(
-        slug=BENCH_PLAN_SLUG,
-        defaults={
-            "name": "Benchmark (unlimited)",
-            "is_public": False,
-            "max_numbers": 1000,
-            "messages_per_day": UNLIMITED,
-            "messages_per_month": UNLIMITED,
-            "max_contacts": UNLIMITED,
-            "feature_api": True,
-            "feature_chatbots": True,
-        },
-    )
-    tenant = Tenant.objects.filter(slug=BENCH_TENANT_SLUG).first()
-    if tenant is None:
-        tenant = tenant_services.tenant_create(name="Benchmark", slug=BENCH_TENANT_SLUG, plan_slug=plan.slug).tenant
-    return tenant
+    return tenant_bench.bench_tenant(slug=BENCH_TENANT_SLUG, name="Benchmark")
 
 
 # What a connected profile needs to be driven at all: a stored session (empty for the null
