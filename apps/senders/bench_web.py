@@ -10,7 +10,10 @@ a simulator process that the benchmark starts (and stops) itself.
 
 Profiles are linked the way a user links them: the host opens WhatsApp Web on the QR screen and
 the benchmark "scans" each QR code through the simulator's control API. The simulator keeps its
-default tick timing (server ack 250 ms after Send), which every send waits for.
+default tick timing (server ack 250 ms after Send): every message is recorded as sent only once
+its tick was seen; with pacing off the next message is typed meanwhile (up to
+`web_tick_window` messages await their ticks at once, `web_pacing_off_batch` are claimed and
+recorded together).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from django_tenants.utils import tenant_context
 from apps.senders.bench import Throughput, bench_profile, queue_messages, wait_until
 from apps.senders.host import SenderHost
 from apps.senders.models import FINAL_STATES, MessageState, OutboundMessage, SenderProfile
+from apps.senders.transport import BROWSER_PACING_OFF_BATCH, BROWSER_TICK_WINDOW
 from apps.tenants.models import Tenant
 
 # Five profiles at once: the issue's figure, and the host's default browser cap.
@@ -353,6 +357,8 @@ def run(
             "pss_mb_per_active_profile_with_driver_share": round((samples.peak + driver_pss) / profiles / MB, 1),
             "parked_browsers": parked_browsers,
             "web_simulator_ack_delay_ms": sim_config["ack_delay_ms"],
+            "web_tick_window": BROWSER_TICK_WINDOW,
+            "web_pacing_off_batch": BROWSER_PACING_OFF_BATCH,
         }
     )
     return result

@@ -12,6 +12,11 @@ against the chat (invariant 2). Just before Enter it notes in Redis what the cha
 the reconciler knows exactly which bubbles came after. A runner that loses its lease stops
 before the next step.
 
+Pacing off, a runner types the next message while earlier ones wait for their sent ticks (at
+most `transport.tick_window` of them, never two for one chat). Each stays `sending`, with its
+note, until its tick is seen; only then is it recorded as sent, so a crash leaves it exactly as
+reconcilable as a message whose tick the runner was still waiting for in its chat.
+
 While open, a runner watches the page: an unlinked device (QR screen), a ban or a rate-limit
 notice changes the profile's status and stops its sending; incoming messages are captured from
 unread chats and from every chat the runner has open (the page marks those read at once).
@@ -41,6 +46,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.campaigns.dispatch import campaign_pacing_for_batch
 from apps.core.realtime.publish import publish
 from apps.senders import coordination
 from apps.senders.coordination import Reservation
@@ -48,7 +54,7 @@ from apps.senders.driver import session as drv
 from apps.senders.driver.browser import parse_proxy
 from apps.senders.models import MessageState, OutboundMessage, SenderProfile
 from apps.senders.services import inbound, ledger, pacing, profiles
-from apps.senders.transport import NullTransport, Transport
+from apps.senders.transport import NullTransport, SubmitHook, Transport
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,6 +71,9 @@ PROFILE_RELOAD_S = 2.0
 # While busy, incoming messages are looked for after this many sends or this long, whichever
 # comes first (opening chats with unread badges costs navigations).
 INBOUND_CHECK_EVERY_SENDS = 10
+# Within a batch, whether a campaign still runs is asked again at least this often (and after
+# every pacing wait), so pausing it stops the batch before its next message.
+CAMPAIGN_GATE_RECHECK_S = 0.25
 INBOUND_CHECK_EVERY_S = 15.0
 
 # WhatsApp Web shows bubble times to the minute, and the clocks of this host, the database and
@@ -95,6 +104,15 @@ class BatchOutcome:
     noted: list[int] = field(default_factory=list)
     stop: bool = False
     after: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A message submitted to WhatsApp whose sent tick is still awaited (its row is `sending`)."""
+
+    claim: ledger.ClaimedMessage
+    reservation: Reservation
+    submission: drv.Submission
 
 
 def host_identity() -> str:
@@ -582,7 +600,12 @@ class ProfileRunner:
                 await self._sleep(min(1.0, IDLE_POLL_S))
                 continue
             idle_since = time.monotonic()
-            sent, keep_going = await self._send_batch(profile, messages)
+            # A campaign may impose its own pacing on its rows (apps.campaigns.dispatch): the
+            # batch is cut where that changes, and paced with it.
+            paced = profile
+            if any(m.campaign_id is not None for m in messages):
+                paced, messages = await self.db(campaign_pacing_for_batch, profile, messages)
+            sent, keep_going = await self._send_batch(paced, messages)
             if not keep_going:
                 return
             if sent and profile.rate_limit_strikes:
@@ -646,6 +669,11 @@ class ProfileRunner:
             claims = {c.id: c for c in claimed}
         started = time.monotonic()
         outcome = BatchOutcome()
+        # Campaign id -> (may send, when last asked); the claim itself was a check at `started`.
+        gate: dict[int, tuple[bool, float]] = {}
+        # Pacing off: the next message is typed while earlier ones wait for their sent ticks.
+        window = self.transport.tick_window if self.transport is not None and profile.pacing_gap_s[1] == 0 else 1
+        in_flight: list[InFlight] = []
         for message, reservation in planned:
             claim = claims.get(message.id)
             if claim is None or outcome.stop or claim.opted_out:
@@ -658,12 +686,23 @@ class ProfileRunner:
             delay = reservation.wait_s - (time.monotonic() - started)
             if delay > 0:
                 await self._sleep(delay)
+            if claim.campaign_id is not None and not await self._campaign_allows(
+                claim.campaign_id, gate, waited=delay > 0, claimed_at=started
+            ):
+                # Its campaign was paused or cancelled after the claim: not sent, back to the ledger.
+                coordination.pacing_release(reservation)
+                outcome.released.append(claim)
+                continue
             if self._stopping:
                 coordination.pacing_release(reservation)
                 outcome.released.append(claim)
                 outcome.stop = True
                 continue
-            await self._send_claim(profile, claim, reservation, outcome)
+            if window > 1:
+                await self._submit_claim(profile, claim, reservation, outcome, in_flight, window)
+            else:
+                await self._send_claim(profile, claim, reservation, outcome)
+        await self._confirm_sent(in_flight, outcome)
         await self.db(self._record_batch, outcome)
         settled = {claim.id for claim, _ in outcome.unknown}
         done = [mid for mid in outcome.noted if mid not in settled]
@@ -681,15 +720,22 @@ class ProfileRunner:
             await outcome.after()
         return len(outcome.sent), not outcome.stop
 
-    async def _send_claim(
-        self, profile: SenderProfile, claim: ledger.ClaimedMessage, reservation: Reservation, outcome: BatchOutcome
-    ) -> None:
-        """Send one claimed message and file its outcome (recorded by `_record_batch`)."""
-        assert self.transport is not None
-        typing_ms = (
-            0 if profile.pacing_gap_s[1] == 0 else int(settings.SENDER_TYPING_DELAY_MS * coordination.time_scale())
-        )
+    async def _campaign_allows(
+        self, campaign_id: int, gate: dict[int, tuple[bool, float]], *, waited: bool, claimed_at: float
+    ) -> bool:
+        """Whether a claimed row of this campaign may still go: asked again after a pacing wait
+        and at least every CAMPAIGN_GATE_RECHECK_S within a batch, so a pause or cancel lands
+        before the next message (apps.campaigns)."""
+        allowed, asked_at = gate.get(campaign_id, (True, claimed_at))
+        if waited or time.monotonic() - asked_at > CAMPAIGN_GATE_RECHECK_S:
+            allowed = await self.db(ledger.campaign_sending_allowed, campaign_id=campaign_id)
+            gate[campaign_id] = (allowed, time.monotonic())
+        return allowed
 
+    def _typing_ms(self, profile: SenderProfile) -> int:
+        return 0 if profile.pacing_gap_s[1] == 0 else int(settings.SENDER_TYPING_DELAY_MS * coordination.time_scale())
+
+    def _note_hook(self, claim: ledger.ClaimedMessage, outcome: BatchOutcome) -> SubmitHook:
         async def note_before_submit(note: drv.SubmitNote) -> None:
             try:
                 await asyncio.to_thread(coordination.submit_note_set, self.schema, claim.id, note.anchor)
@@ -698,40 +744,112 @@ class ProfileRunner:
                 raise drv.DriverError(f"could not record the submit note: {exc}") from exc
             outcome.noted.append(claim.id)
 
+        return note_before_submit
+
+    async def _send_claim(
+        self, profile: SenderProfile, claim: ledger.ClaimedMessage, reservation: Reservation, outcome: BatchOutcome
+    ) -> None:
+        """Send one claimed message, wait for its sent tick and file its outcome (recorded by
+        `_record_batch`)."""
+        assert self.transport is not None
         try:
             receipt = await self.transport.send_text(
-                claim.to_number.lstrip("+"), claim.body, typing_delay_ms=typing_ms, before_submit=note_before_submit
+                claim.to_number.lstrip("+"),
+                claim.body,
+                typing_delay_ms=self._typing_ms(profile),
+                before_submit=self._note_hook(claim, outcome),
             )
-        except drv.InvalidNumber as exc:
+        except drv.DriverError as exc:
+            self._file_outcome(claim, reservation, exc, outcome)
+        else:
+            self._file_outcome(claim, reservation, receipt, outcome)
+
+    async def _submit_claim(
+        self,
+        profile: SenderProfile,
+        claim: ledger.ClaimedMessage,
+        reservation: Reservation,
+        outcome: BatchOutcome,
+        in_flight: list[InFlight],
+        window: int,
+    ) -> None:
+        """Send one claimed message without waiting for its tick: it joins `in_flight` (its row
+        stays `sending`, its submit note stays in Redis) until `_confirm_sent` sees the tick.
+        At most `window` messages are in flight, and never two to one chat (a chat-list row
+        shows only a chat's last message)."""
+        assert self.transport is not None
+        same_chat = [entry for entry in in_flight if entry.claim.to_number == claim.to_number]
+        if same_chat:
+            await self._confirm_sent(in_flight, outcome, upto=in_flight.index(same_chat[-1]) + 1)
+        if len(in_flight) >= window:
+            await self._confirm_sent(in_flight, outcome, upto=len(in_flight) - window + 1)
+        if outcome.stop:
             coordination.pacing_release(reservation)
-            outcome.failed.append((claim, "invalid_number", str(exc), False))
-        except drv.LoggedOut as exc:
+            outcome.released.append(claim)
+            return
+        try:
+            submission = await self.transport.submit_text(
+                claim.to_number.lstrip("+"),
+                claim.body,
+                typing_delay_ms=self._typing_ms(profile),
+                before_submit=self._note_hook(claim, outcome),
+            )
+        except drv.DriverError as exc:
+            self._file_outcome(claim, reservation, exc, outcome)
+        else:
+            in_flight.append(InFlight(claim, reservation, submission))
+
+    async def _confirm_sent(self, in_flight: list[InFlight], outcome: BatchOutcome, upto: int | None = None) -> None:
+        """Wait for the sent ticks of the oldest `upto` (default: all) in-flight messages and file
+        their outcomes; they leave `in_flight`."""
+        assert self.transport is not None
+        waiting = in_flight[:upto]
+        if not waiting:
+            return
+        del in_flight[: len(waiting)]
+        results = await self.transport.wait_sent([entry.submission for entry in waiting])
+        for entry, result in zip(waiting, results, strict=True):
+            self._file_outcome(entry.claim, entry.reservation, result, outcome, entry.submission.wa_message_id)
+
+    def _file_outcome(
+        self,
+        claim: ledger.ClaimedMessage,
+        reservation: Reservation,
+        result: drv.SendReceipt | drv.DriverError,
+        outcome: BatchOutcome,
+        wa_id: str = "",
+    ) -> None:
+        """File what sending `claim` came to (`wa_id`: its bubble, when the page showed one)."""
+        if isinstance(result, drv.SendReceipt):
+            outcome.sent.append((claim.id, claim.claim_token, result.wa_message_id))
+            if result.status in (MessageState.DELIVERED, MessageState.READ):
+                outcome.acks.append((result.wa_message_id, result.status))
+        elif isinstance(result, drv.InvalidNumber):
+            coordination.pacing_release(reservation)
+            outcome.failed.append((claim, "invalid_number", str(result), False))
+        elif isinstance(result, drv.LoggedOut):
             coordination.pacing_release(reservation)
             outcome.released.append(claim)
             outcome.stop = True
-            detail = str(exc)
+            detail = str(result)
             outcome.after = lambda: self._logged_out(detail)
-        except (drv.Banned, drv.RateLimited) as exc:
+        elif isinstance(result, drv.Banned | drv.RateLimited):
             coordination.pacing_release(reservation)
-            if exc.after_submit:
-                outcome.unknown.append((claim, ""))
+            if result.after_submit:
+                outcome.unknown.append((claim, wa_id))
             else:
                 # Nothing was typed into WhatsApp: the message waits, the attempt does not count.
                 outcome.released.append(claim)
             outcome.stop = True
-            screen = drv.Screen.BANNED if isinstance(exc, drv.Banned) else drv.Screen.RATE_LIMITED
+            screen = drv.Screen.BANNED if isinstance(result, drv.Banned) else drv.Screen.RATE_LIMITED
             outcome.after = lambda: self._account_problem(screen, "while sending")
-        except drv.SendOutcomeUnknown as exc:
-            outcome.unknown.append((claim, exc.wa_message_id))
-        except drv.DriverError as exc:
+        elif isinstance(result, drv.SendOutcomeUnknown):
+            outcome.unknown.append((claim, result.wa_message_id or wa_id))
+        else:
             # Failed before the message was handed over (timeout, crash): safe to retry.
             coordination.pacing_release(reservation)
-            outcome.failed.append((claim, exc.code, str(exc), True))
-            outcome.stop = outcome.stop or isinstance(exc, drv.BrowserCrashed)
-        else:
-            outcome.sent.append((claim.id, claim.claim_token, receipt.wa_message_id))
-            if receipt.status in (MessageState.DELIVERED, MessageState.READ):
-                outcome.acks.append((receipt.wa_message_id, receipt.status))
+            outcome.failed.append((claim, result.code, str(result), True))
+            outcome.stop = outcome.stop or isinstance(result, drv.BrowserCrashed)
 
     def _record_batch(self, outcome: BatchOutcome) -> None:
         from apps.billing.services import usage_record_add

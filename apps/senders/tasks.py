@@ -45,8 +45,12 @@ def profiles_needing_a_driver(now: datetime | None = None) -> list[int]:
     driver reconciles those first. `connecting` counts too: a profile whose driver died while
     opening it would otherwise never come back."""
     now = now or timezone.now()
-    due = OutboundMessage.objects.filter(state=MessageState.QUEUED).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    from apps.senders.services.ledger import campaign_gate_q
+
+    due = (
+        OutboundMessage.objects.filter(state=MessageState.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(campaign_gate_q())
     )
     orphaned = OutboundMessage.objects.filter(
         state=MessageState.SENDING, claimed_at__lt=now - timedelta(seconds=2 * settings.SENDER_LEASE_TTL_S)

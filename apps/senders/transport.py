@@ -24,13 +24,23 @@ T = TypeVar("T")
 SubmitHook = Callable[[drv.SubmitNote], Awaitable[None]]
 # Reading unread chats opens several of them; it gets this many page timeouts.
 UNREAD_READ_TIMEOUTS = 4
+# With pacing off a browser claims this many messages at a time and records them together:
+# enough that waiting for the last tick of a batch costs little per message, few enough that a
+# crash leaves little to reconcile.
+BROWSER_PACING_OFF_BATCH = 12
+# Messages a browser may have submitted whose sent tick it has not seen yet (pacing off): the
+# next one is typed while earlier ones wait for their ticks (WhatsApp's server ack takes a
+# fraction of a second; typing and opening a chat take about as long).
+BROWSER_TICK_WINDOW = 4
 
 
 class Transport(Protocol):
     screen: str
     logged_in: bool
-    # Messages sent back to back when pacing is off (1 for a browser: each is recorded at once).
+    # Messages claimed and sent back to back when pacing is off.
     max_batch: int
+    # Messages that may await their sent tick while the next is typed (1: each send waits).
+    tick_window: int
 
     @property
     def is_open(self) -> bool: ...
@@ -43,6 +53,10 @@ class Transport(Protocol):
     async def send_text(
         self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
     ) -> drv.SendReceipt: ...
+    async def submit_text(
+        self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
+    ) -> drv.Submission: ...
+    async def wait_sent(self, submissions: list[drv.Submission]) -> list[drv.SendReceipt | drv.DriverError]: ...
     async def chat_statuses(self, digits: str) -> list[drv.BubbleStatus]: ...
     async def incoming(self) -> list[drv.IncomingMessage]: ...
 
@@ -63,7 +77,8 @@ class BrowserTransport:
         )
         self.screen = ""
         self.logged_in = False
-        self.max_batch = 1
+        self.max_batch = BROWSER_PACING_OFF_BATCH
+        self.tick_window = BROWSER_TICK_WINDOW
 
     async def _bounded(self, step: Awaitable[T], seconds: float | None = None) -> T:
         """Run a browser step with an outer time limit (Playwright's own timeouts do not cover
@@ -104,12 +119,24 @@ class BrowserTransport:
         self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
     ) -> drv.SendReceipt:
         typing_s = len(text) * typing_delay_ms / 1000
+        # Opening the chat, typing, submitting, the tick, and (at worst) a second look at the chat.
+        limit = self.step_timeout_s * 4 + typing_s + self.tick_timeout_s
+        return await self._submitting(
+            self.session.send_text(digits, text, typing_delay_ms=typing_delay_ms, before_submit=before_submit), limit
+        )
+
+    async def submit_text(
+        self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
+    ) -> drv.Submission:
+        typing_s = len(text) * typing_delay_ms / 1000
         limit = self.step_timeout_s * 3 + typing_s + self.tick_timeout_s
+        return await self._submitting(
+            self.session.submit_text(digits, text, typing_delay_ms=typing_delay_ms, before_submit=before_submit), limit
+        )
+
+    async def _submitting(self, step: Awaitable[T], limit: float) -> T:
         try:
-            return await asyncio.wait_for(
-                self.session.send_text(digits, text, typing_delay_ms=typing_delay_ms, before_submit=before_submit),
-                timeout=limit,
-            )
+            return await asyncio.wait_for(step, timeout=limit)
         except TimeoutError as exc:
             if self.session.submitted:
                 raise drv.SendOutcomeUnknown("the page stopped responding after Enter") from exc
@@ -117,6 +144,17 @@ class BrowserTransport:
         except drv.LoggedOut:
             self.logged_in = False
             raise
+
+    async def wait_sent(self, submissions: list[drv.Submission]) -> list[drv.SendReceipt | drv.DriverError]:
+        # The ticks (each due by its own deadline), and (at worst) a visit to each message's chat.
+        limit = self.tick_timeout_s + self.step_timeout_s * (2 + len(submissions))
+        try:
+            return await asyncio.wait_for(self.session.wait_sent(submissions), timeout=limit)
+        except TimeoutError:
+            return [
+                drv.SendOutcomeUnknown("the page stopped responding after Enter", wa_message_id=s.wa_message_id)
+                for s in submissions
+            ]
 
     async def chat_statuses(self, digits: str) -> list[drv.BubbleStatus]:
         try:
@@ -140,6 +178,7 @@ class NullTransport:
         self.screen = drv.Screen.READY
         self.logged_in = True
         self.max_batch = 200
+        self.tick_window = 1
         self._open = False
         self.sent: list[tuple[str, str]] = []
 
@@ -171,6 +210,15 @@ class NullTransport:
     ) -> drv.SendReceipt:
         self.sent.append((digits, text))
         return drv.SendReceipt(wa_message_id=f"null_{next(self._ids)}")
+
+    async def submit_text(
+        self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
+    ) -> drv.Submission:
+        self.sent.append((digits, text))
+        return drv.Submission(wa_message_id=f"null_{next(self._ids)}", digits=digits, submitted_at=0.0, deadline=0.0)
+
+    async def wait_sent(self, submissions: list[drv.Submission]) -> list[drv.SendReceipt | drv.DriverError]:
+        return [drv.SendReceipt(wa_message_id=s.wa_message_id) for s in submissions]
 
     async def chat_statuses(self, digits: str) -> list[drv.BubbleStatus]:
         return []

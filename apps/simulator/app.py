@@ -265,9 +265,11 @@ async def api_poll(request: Request, state: SimulatorState) -> Response:
     chat = phone_digits(params.get("chat"))
     try:
         since = float(params.get("since") or 0) / 1000
+        # When the page last got the chat list: ticks shown in it since then are news.
+        list_since = float(params.get("lsince") or 0) / 1000
         known_version = int(params.get("version") or 0)
     except ValueError as exc:
-        raise SimulatorError("bad_params", "since and version are numbers") from exc
+        raise SimulatorError("bad_params", "since, lsince and version are numbers") from exc
     deadline = time.time() + (LONG_POLL_S if params.get("wait") == "1" else 0)
     while True:
         now = time.time()
@@ -282,18 +284,22 @@ async def api_poll(request: Request, state: SimulatorState) -> Response:
         if chat:
             state.chat_seen(account=account, chat=chat, now=now)
         messages = state.chat_changes(account=account, chat=chat, since=since, now=now) if chat else []
-        if messages or account.version != known_version or now >= deadline:
+        list_changed = list_since > 0 and state.chat_list_changed(account=account, since=list_since, now=now)
+        if messages or account.version != known_version or list_changed or now >= deadline:
             body: dict[str, Any] = {
                 "now": int(now * 1000),
                 "version": account.version,
                 "me": _me(account),
                 "messages": [m.bubble(now) for m in messages],
             }
-            if account.version != known_version:
-                body["chats"] = state.chat_list(account=account)
+            if account.version != known_version or list_changed:
+                body["chats"] = state.chat_list(account=account, now=now)
             return JSONResponse(body)
-        next_change = state.chat_next_change(account=account, chat=chat, now=now) if chat else None
-        wake_at = min(deadline, next_change or deadline)
+        changes = [
+            state.chat_next_change(account=account, chat=chat, now=now) if chat else None,
+            state.chat_list_next_change(account=account, now=now),
+        ]
+        wake_at = min([deadline, *(t for t in changes if t is not None)])
         if await _wait_for_change(account.changed, wake_at - now, request):
             return Response(status_code=204)
 
@@ -325,7 +331,8 @@ async def api_contact(request: Request, state: SimulatorState) -> Response:
 
 async def api_chats(request: Request, state: SimulatorState) -> Response:
     account = _page_account(request, state)
-    return JSONResponse({"chats": state.chat_list(account=account, query=request.query_params.get("q", ""))})
+    chats = state.chat_list(account=account, now=time.time(), query=request.query_params.get("q", ""))
+    return JSONResponse({"chats": chats})
 
 
 async def api_send(request: Request, state: SimulatorState) -> Response:
@@ -338,7 +345,9 @@ async def api_send(request: Request, state: SimulatorState) -> Response:
         text=str(data.get("text", "")),
         now=time.time(),
     )
-    return JSONResponse(message.bubble(time.time()))
+    # The account's version once it holds the message: a chat list of that version or later
+    # shows it (the page keeps its own row for the chat until then).
+    return JSONResponse({**message.bubble(time.time()), "version": account.version})
 
 
 app = create_app()

@@ -270,26 +270,43 @@ class SimulatorState:
         upcoming = [t for m in current.messages[-CHAT_WINDOW:] if (t := m.next_change(now)) is not None]
         return min(upcoming) if upcoming else None
 
-    def chat_list(self, *, account: Account, query: str = "") -> list[dict[str, Any]]:
-        chats = [c for c in account.chats.values() if c.messages]
-        if query:
-            needle = query.lower()
-            chats = [c for c in chats if needle in c.title.lower() or needle in c.phone]
-        chats.sort(key=lambda c: c.last_at, reverse=True)
+    def chat_list(self, *, account: Account, now: float, query: str = "") -> list[dict[str, Any]]:
+        """The chat list a page shows, most recent first. Like the real app, a chat whose last
+        message is outgoing shows that message's ticks in its row."""
         rows = []
-        for chat in chats[:CHAT_LIST_LIMIT]:
+        for chat in self._listed(account, query):
             last = chat.messages[-1]
+            out = last.direction == "out"
             rows.append(
                 {
                     "phone": chat.phone,
                     "title": chat.title,
                     "unread": chat.unread,
                     "last_text": last.text,
-                    "last_out": last.direction == "out",
+                    "last_out": out,
+                    "last_status": last.status(now) if out else None,
                     "last_ts": int(last.created_at * 1000),
                 }
             )
         return rows
+
+    def chat_list_changed(self, *, account: Account, since: float, now: float) -> bool:
+        """Whether a listed chat's last message changed (a new tick) after `since`."""
+        return any(chat.messages[-1].changed_at(now) > since for chat in self._listed(account))
+
+    def chat_list_next_change(self, *, account: Account, now: float) -> float | None:
+        """When the next tick shown in the chat list is due (None: none is)."""
+        upcoming = [t for chat in self._listed(account) if (t := chat.messages[-1].next_change(now)) is not None]
+        return min(upcoming) if upcoming else None
+
+    @staticmethod
+    def _listed(account: Account, query: str = "") -> list[Chat]:
+        chats = [c for c in account.chats.values() if c.messages]
+        if query:
+            needle = query.lower()
+            chats = [c for c in chats if needle in c.title.lower() or needle in c.phone]
+        chats.sort(key=lambda c: c.last_at, reverse=True)
+        return chats[:CHAT_LIST_LIMIT]
 
     # --- reset and snapshot -----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from datetime import datetime
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -89,6 +90,10 @@ def crash_profile(alpha_live, simulator):  # noqa: F811 - fixture
         OutboundMessage.objects.filter(profile=profile).delete()
         profile.delete()
     UsageRecord.objects.filter(tenant=alpha_live.tenant).delete()
+
+
+def sim_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def sim_outgoing(simulator) -> list[dict]:  # noqa: F811 - fixture name
@@ -172,3 +177,110 @@ def test_kill9_mid_batch_then_restart_sends_every_message_exactly_once(crash_pro
     assert (MessageState.SENT, "reconciled after a worker died: found") in orphan_events
     # Every other row took exactly one attempt.
     assert Counter(r.attempts for r in rows) == Counter({1: MESSAGES})
+
+
+@pytest.fixture
+def crash_profile_pacing_off(alpha_live, simulator):  # noqa: F811 - fixture
+    """As `crash_profile`, pacing off: the worker types each message while earlier ones still
+    wait for their ticks."""
+    state = linked_session_state(simulator.base_url, LINKED_PHONE)
+    run = uuid.uuid4().hex[:8]
+    with tenant_context(alpha_live.tenant):
+        profile = SenderProfile.objects.create(
+            label=f"crash-off-{run}",
+            phone=f"+{LINKED_PHONE}",
+            status=SenderProfile.Status.CONNECTED,
+            pacing_preset="off",
+            batch_size=0,
+            daily_cap=1000,
+            warmup_enabled=False,
+        )
+        profile.session_state = state
+        profile.save()
+        texts = {}
+        for i in range(MESSAGES):
+            message = ledger.message_enqueue(
+                to=recipient(i), text=f"crash off {run} #{i}", region="IN", profile=profile, kick=False
+            ).message
+            texts[message.id] = message.body
+    yield alpha_live, profile, texts
+    with tenant_context(alpha_live.tenant):
+        OutboundMessage.objects.filter(profile=profile).delete()
+        profile.delete()
+    UsageRecord.objects.filter(tenant=alpha_live.tenant).delete()
+
+
+def test_kill9_with_several_messages_awaiting_their_ticks_then_restart_sends_each_once(
+    crash_profile_pacing_off,
+    simulator,  # noqa: F811 - fixture
+):
+    world, profile, texts = crash_profile_pacing_off
+    schema = world.tenant.schema_name
+    env = worker_env(simulator.base_url)
+    simulator.configure(ack_delay_ms=SLOW_ACK_MS)
+
+    first: SenderWorker = start_sender_worker(f"crash-c-{uuid.uuid4().hex[:6]}", env)
+    second: SenderWorker | None = None
+    try:
+        first.kick(profile.id, schema=schema)
+
+        # Aim: at least KILL_AFTER messages in WhatsApp, two or more of them still on the clock.
+        def in_flight() -> list[dict] | None:
+            out = sim_outgoing(simulator)
+            pending = [m for m in out if m["status"] == "pending"]
+            return pending if len(out) >= KILL_AFTER and len(pending) >= 2 else None
+
+        pending = wait_for(in_flight, timeout=90, what="several messages awaiting their ticks", interval=0.02)
+        dead_pids = first.kill9()
+        wait_for(lambda: not [pid for pid in dead_pids if alive(pid)], timeout=10, what="the killed worker to vanish")
+
+        out_at_kill = sim_outgoing(simulator)
+        with tenant_context(world.tenant):
+            at_kill = {m.body: (m.state, m.sent_at) for m in OutboundMessage.objects.filter(profile=profile)}
+        sim_at_kill = {m["text"]: m for m in out_at_kill}
+        # Every message in WhatsApp is recorded as sent or still `sending` (awaiting its tick, or
+        # ticked but not yet recorded) ...
+        assert {at_kill[text][0] for text in sim_at_kill} <= SENT_STATES | {MessageState.SENDING}, at_kill
+        # ... and none was recorded as sent before WhatsApp sent it.
+        for text, (state, sent_at) in at_kill.items():
+            if state in SENT_STATES:
+                assert sim_at_kill[text]["sent_at"] is not None, (text, sim_at_kill.get(text))
+                assert sent_at >= sim_time(sim_at_kill[text]["sent_at"]), (text, sent_at, sim_at_kill[text])
+        # The kill left messages between Enter and their record (those on the clock among them).
+        unrecorded = {text for text in sim_at_kill if at_kill[text][0] == MessageState.SENDING}
+        assert {m["text"] for m in pending} <= unrecorded | {t for t, (st, _) in at_kill.items() if st in SENT_STATES}
+        assert unrecorded, (pending, at_kill)
+
+        second = start_sender_worker(f"crash-d-{uuid.uuid4().hex[:6]}", env)
+        wait_for(lambda: coordination.lease_holder(schema, profile.id) is None, timeout=15, what="the lease to expire")
+        second.kick(profile.id, schema=schema)
+        with tenant_context(world.tenant):
+            wait_for(
+                lambda: (
+                    not OutboundMessage.objects.filter(
+                        profile=profile, state__in=[MessageState.QUEUED, MessageState.SENDING]
+                    ).exists()
+                ),
+                timeout=DONE_TIMEOUT_S,
+                what="every ledger row to be final",
+                interval=0.2,
+            )
+            rows = list(OutboundMessage.objects.filter(profile=profile).order_by("id"))
+            reconciled = set(
+                OutboundMessage.objects.filter(
+                    profile=profile, events__detail="reconciled after a worker died: found"
+                ).values_list("body", flat=True)
+            )
+    finally:
+        for worker in (first, second):
+            if worker is not None:
+                worker.stop()
+
+    out = sim_outgoing(simulator)
+    # Each text in WhatsApp exactly once, every row sent with that message's id, one attempt each.
+    assert Counter(m["text"] for m in out) == Counter(set(texts.values()))
+    assert Counter(r.state in SENT_STATES for r in rows) == Counter({True: MESSAGES})
+    assert {r.body: r.wa_message_id for r in rows} == {m["text"]: m["data_id"] for m in out}
+    assert Counter(r.attempts for r in rows) == Counter({1: MESSAGES})
+    # The messages in WhatsApp but not recorded at the kill were found in their chats, not typed again.
+    assert unrecorded <= reconciled, (unrecorded, reconciled)

@@ -125,9 +125,10 @@ def test_a_profile_with_a_proxy_sends_its_traffic_through_it(e2e):
     sim_host = e2e.sim.base_url.removeprefix("http://")
     seen = proxy.requests_to(sim_host)
     paths = [r.path.split("?")[0] for r in seen]
-    # The page, its QR pairing, the chat opened by URL and the send itself all went through it.
+    # The page, its QR pairing, the chat opened in place (its contact lookup) and the send
+    # itself all went through it.
     assert "/" in paths
     assert "/_sim/api/pairing" in paths
-    assert "/send" in paths
+    assert "/_sim/api/contact" in paths
     assert [r.method for r in seen if r.path == "/_sim/api/messages"] == ["POST"]
     assert {r.host for r in proxy.forwarded} == {sim_host}

@@ -4,7 +4,7 @@
 Never import these into the simulator or from it: the simulator implements the same page
 independently, so a test against it checks the driver's own understanding of the page."""
 
-VERSION = "2026.11.1"
+VERSION = "2026.11.2"
 
 # Loading / login
 QR_CONTAINER = "div[data-ref]"
@@ -15,6 +15,8 @@ SIDE = "#side"
 SEARCH_ICON = '[data-icon="search"]'
 
 # A chat
+MAIN = "#main"
+MAIN_HEADER_TITLE = '#main header span[dir="auto"][title]'
 COMPOSE_BOX = '#main footer div[contenteditable="true"][data-tab="10"]'
 SEND_BUTTON = 'button[aria-label="Send"]'
 SEND_ICON = 'span[data-icon="send"]'
@@ -31,9 +33,25 @@ ICON_DELIVERED = "msg-dblcheck"
 READ_ARIA_LABEL = " Read "
 TICK_ICONS = f'span[data-icon="{ICON_PENDING}"], span[data-icon="{ICON_SENT}"], span[data-icon="{ICON_DELIVERED}"]'
 
-# Chat list
+# Chat list. A row shows the chat's title and its last message; when that message is outgoing,
+# with its ticks (icons of their own, not the bubble's).
 CHAT_LIST_ROW = '#pane-side div[role="listitem"], #pane-side div[role="row"]'
+CHAT_ROW_TITLE = '[data-testid="cell-frame-title"] span[title], span[dir="auto"][title]'
+CHAT_ROW_LAST_MESSAGE = '[data-testid="last-msg-status"]'
+CHAT_ROW_LAST_TEXT = "span[title]"
+LIST_ICON_PENDING = "status-time"
+LIST_ICON_SENT = "status-check"
+LIST_ICON_DELIVERED = "status-dblcheck"
+LIST_TICK_ICONS = (
+    f'span[data-icon="{LIST_ICON_PENDING}"], span[data-icon="{LIST_ICON_SENT}"], '
+    f'span[data-icon="{LIST_ICON_DELIVERED}"]'
+)
 UNREAD_BADGE = 'span[aria-label*="unread message"]'
+
+# A click on one of WhatsApp's own chat links inside the page opens that chat in place (the
+# app routes it; no page load). The same link loaded as a page is SEND_URL.
+CHAT_LINK = "https://api.whatsapp.com/send?phone={phone}"
+SEND_URL = "/send?phone={phone}"
 
 # Dialogs and account problems
 DIALOG = 'div[role="dialog"]'

@@ -5,6 +5,18 @@ terms — sent with an id, invalid number, logged out, banned, rate limited — 
 into those that happened before the message was handed to WhatsApp (safe to retry) and after
 (`SendOutcomeUnknown`: the caller reconciles against the chat instead of resending).
 
+Sending is split in two so messages can follow each other without waiting for every tick:
+`submit_text` opens the chat, types and presses Enter, and returns once the page shows the
+message's own bubble (on its clock); `wait_sent` then waits for the sent tick of submitted
+messages. A tracker installed in the page watches every submitted message: its bubble while its
+chat is open (exact, by the bubble's id), and its chat-list row once the driver has moved on —
+the row counts only when it showed this message on its clock after Enter and then with a tick,
+and only while no later message went to that chat. A message the page cannot vouch for that way
+is looked up in its own chat. `send_text` is the two in a row.
+
+Chats are opened in place where WhatsApp Web allows it (a click on one of its chat links inside
+the page), with a full load of the /send URL as the fallback.
+
 Incoming messages are collected wherever the session sees them: chats with an unread badge,
 and the chat that is open (a message that arrives there is marked read by the page at once, so
 it never gets a badge). They are kept until the runner drains them (`drain_incoming`).
@@ -41,6 +53,11 @@ CHAT_EMPTY_SETTLE_S = 1.0
 CHAT_SETTLE_POLL_S = 0.05
 # Incoming message ids remembered per session so one message is handed over once.
 SEEN_INCOMING_MAX = 20_000
+# A chat opened in place that does not show within this long is loaded by URL instead.
+IN_PAGE_OPEN_TIMEOUT_S = 3.0
+# A submitted message whose tick the page has not vouched for this long after Enter (its chat
+# row shows something else, or the page was reloaded) is looked up in its own chat.
+TICK_LIST_GRACE_S = 2.0
 
 
 class Screen:
@@ -101,6 +118,17 @@ class SendOutcomeUnknown(DriverError):
         super().__init__(message)
         # The id of the bubble the page made for it, when it showed one.
         self.wa_message_id = wa_message_id
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A message handed to WhatsApp (Enter pressed, its bubble shown on the clock) whose sent
+    tick is still to be seen."""
+
+    wa_message_id: str
+    digits: str
+    submitted_at: float  # event-loop time of Enter
+    deadline: float  # event-loop time by which its sent tick must show
 
 
 @dataclass(frozen=True)
@@ -208,48 +236,233 @@ _READ_BUBBLES_JS = """
   })
 """
 
-# Before Enter: remember the first outgoing bubble the page adds while still pending — that is
-# the one for the message being sent (history rendered late arrives with its ticks already).
-_WATCH_SUBMIT_JS = """
-([sel, idAttr, pending]) => {
-  if (window.__chorusWatch) window.__chorusWatch.disconnect();
-  window.__chorusSubmitted = '';
-  const watch = new MutationObserver(records => {
+# The tick tracker, installed once per document: follows every submitted message until its sent
+# tick is seen. While the message's bubble is on screen, its own tick decides (exact: by id).
+# Elsewhere, its chat-list row decides, but only when the row showed this message's text on the
+# clock after Enter and then with a tick, the row's title names one chat only, and no later
+# message of ours went to that chat (the row shows a chat's last message only).
+TRACKER_JS = """
+(cfg) => {
+  if (window.__chorusTicks) return;
+  const norm = (s) => (s || '').split(/\\s+/).filter(Boolean).join(' ');
+  const T = {entries: new Map(), waiters: new Set(), watch: null, submitted: null};
+  window.__chorusTicks = T;
+  const tickOf = (icon, pending, sent, delivered) => {
+    const name = icon ? icon.getAttribute('data-icon') : '';
+    if (name === pending) return 'pending';
+    if (name === sent) return 'sent';
+    if (name === delivered) return icon.getAttribute('aria-label') === cfg.readLabel ? 'read' : 'delivered';
+    return '';
+  };
+  const rowTick = (e) => {
+    if (!e.latest || !e.title) return '';
+    let found = null;
+    for (const row of document.querySelectorAll(cfg.row)) {
+      const title = row.querySelector(cfg.rowTitle);
+      if (!title || (title.getAttribute('title') || title.textContent) !== e.title) continue;
+      if (found) return '';
+      found = row;
+    }
+    const last = found && found.querySelector(cfg.rowLast);
+    const text = last && last.querySelector(cfg.rowText);
+    if (!text || norm(text.getAttribute('title') || text.textContent) !== e.text) return '';
+    return tickOf(last.querySelector(cfg.rowIcons), cfg.listPending, cfg.listSent, cfg.listDelivered);
+  };
+  const check = (e) => {
+    if (e.status) return;
+    const row = rowTick(e);
+    if (row === 'pending') e.listPending = true;
+    const holder = document.querySelector('[' + cfg.idAttr + '="' + CSS.escape(e.id) + '"]');
+    if (holder) {
+      const tick = tickOf(holder.querySelector(cfg.tickIcons), cfg.pending, cfg.sent, cfg.delivered);
+      e.seen = 'chat';
+      if (tick && tick !== 'pending') { e.status = tick; e.via = 'chat'; }
+      return;
+    }
+    e.seen = row ? 'list' : '';
+    if (row && row !== 'pending' && e.listPending) { e.status = row; e.via = 'list'; }
+  };
+  T.sweep = () => {
+    for (const e of T.entries.values()) check(e);
+    for (const waiter of Array.from(T.waiters)) waiter();
+  };
+  T.add = (id, title, text) => {
+    for (const other of T.entries.values()) if (other.title === title) other.latest = false;
+    const e = {id, title, text: norm(text), latest: true, listPending: false, status: '', via: '', seen: ''};
+    T.entries.set(id, e);
+    check(e);
+    return e;
+  };
+  T.report = (ids) => ids.map((id) => {
+    const e = T.entries.get(id);
+    return e ? {id, status: e.status, via: e.via, seen: e.seen, lost: false} : {id, status: '', via: '', seen: '', lost: true};
+  });
+  T.wait = (ids, ms) => new Promise((resolve) => {
+    let timer = null;
+    const finish = () => { clearTimeout(timer); T.waiters.delete(waiter); resolve(T.report(ids)); };
+    const waiter = () => { if (ids.every((id) => { const e = T.entries.get(id); return !e || e.status; })) finish(); };
+    T.waiters.add(waiter);
+    timer = setTimeout(finish, Math.max(0, ms));
+    T.sweep();
+  });
+  T.forget = (ids) => { for (const id of ids) T.entries.delete(id); };
+  new MutationObserver(T.sweep).observe(document.documentElement, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ['data-icon', 'aria-label', 'title'],
+  });
+}
+"""
+
+# What the page-state and in-place-open scripts read.
+PAGE_CONFIG = {
+    "loggedIn": S.LOGGED_IN,
+    "dialog": S.DIALOG,
+    "qr": S.QR_CONTAINER,
+    "main": S.MAIN,
+    "compose": S.COMPOSE_BOX,
+    "headerTitle": S.MAIN_HEADER_TITLE,
+    "bannedText": S.BANNED_TEXT,
+    "rateLimitText": S.RATE_LIMIT_TEXT,
+}
+
+# What the tracker and the submit watch read, by the names the scripts use.
+TRACKER_CONFIG = {
+    "out": S.MESSAGE_OUT,
+    "text": S.MESSAGE_TEXT,
+    "idAttr": S.MESSAGE_ID_ATTR,
+    "tickIcons": S.TICK_ICONS,
+    "pending": S.ICON_PENDING,
+    "sent": S.ICON_SENT,
+    "delivered": S.ICON_DELIVERED,
+    "readLabel": S.READ_ARIA_LABEL,
+    "headerTitle": S.MAIN_HEADER_TITLE,
+    "row": S.CHAT_LIST_ROW,
+    "rowTitle": S.CHAT_ROW_TITLE,
+    "rowLast": S.CHAT_ROW_LAST_MESSAGE,
+    "rowText": S.CHAT_ROW_LAST_TEXT,
+    "rowIcons": S.LIST_TICK_ICONS,
+    "listPending": S.LIST_ICON_PENDING,
+    "listSent": S.LIST_ICON_SENT,
+    "listDelivered": S.LIST_ICON_DELIVERED,
+}
+
+# Before Enter: watch for the first outgoing bubble the page adds on its clock — the one for the
+# message being sent (history rendered late arrives with its ticks already) — and start tracking
+# it under the open chat's title. Returns the id of the chat's last outgoing bubble until now.
+WATCH_SUBMIT_JS = (
+    """
+(cfg) => {
+  ("""
+    + TRACKER_JS.strip()
+    + """)(cfg);
+  const T = window.__chorusTicks;
+  if (T.watch) T.watch.disconnect();
+  let found = null;
+  T.submitted = new Promise((resolve) => { found = resolve; });
+  const header = document.querySelector(cfg.headerTitle);
+  const title = header ? (header.getAttribute('title') || header.textContent || '') : '';
+  const watch = new MutationObserver((records) => {
     for (const record of records) {
       for (const node of record.addedNodes) {
         if (node.nodeType !== 1) continue;
-        const found = node.matches(sel) ? [node] : Array.from(node.querySelectorAll(sel));
-        for (const el of found) {
-          const icon = el.querySelector('span[data-icon]');
-          if (!icon || icon.getAttribute('data-icon') !== pending) continue;
-          const holder = el.closest('[' + idAttr + ']') || el;
-          window.__chorusSubmitted = holder.getAttribute(idAttr) || '';
+        const bubbles = node.matches(cfg.out) ? [node] : Array.from(node.querySelectorAll(cfg.out));
+        for (const el of bubbles) {
+          const icon = el.querySelector(cfg.tickIcons);
+          if (!icon || icon.getAttribute('data-icon') !== cfg.pending) continue;
+          const holder = el.closest('[' + cfg.idAttr + ']') || el;
+          const id = holder.getAttribute(cfg.idAttr) || '';
+          const text = el.querySelector(cfg.text);
           watch.disconnect();
+          T.watch = null;
+          if (id) T.add(id, title, text ? text.innerText : '');
+          found(id);
           return;
         }
       }
     }
   });
   watch.observe(document.body, {childList: true, subtree: true});
-  window.__chorusWatch = watch;
-  const all = document.querySelectorAll(sel);
-  const last = all.length ? (all[all.length - 1].closest('[' + idAttr + ']') || all[all.length - 1]) : null;
-  return last ? (last.getAttribute(idAttr) || '') : '';
+  T.watch = watch;
+  const all = document.querySelectorAll(cfg.out);
+  const last = all.length ? (all[all.length - 1].closest('[' + cfg.idAttr + ']') || all[all.length - 1]) : null;
+  return last ? (last.getAttribute(cfg.idAttr) || '') : '';
+}
+"""
+)
+
+# After Enter: the id of the bubble the page made for the message ('' if none showed in time).
+_SUBMITTED_ID_JS = """
+(ms) => Promise.race([window.__chorusTicks.submitted, new Promise((resolve) => setTimeout(() => resolve(''), ms))])
+"""
+
+# The tracker's report on `ids` once all have a tick or `ms` ran out (installed first if the page
+# was reloaded: ids it does not know come back `lost`).
+_TICKS_WAIT_JS = "([ids, ms, cfg]) => { (" + TRACKER_JS.strip() + ")(cfg); return window.__chorusTicks.wait(ids, ms); }"
+_TICKS_ADD_JS = "(ids) => { for (const id of ids) window.__chorusTicks.add(id, '', ''); }"
+_TICKS_FORGET_JS = "(ids) => window.__chorusTicks && window.__chorusTicks.forget(ids)"
+
+# Open a chat in place: click one of WhatsApp's chat links inside the page and wait until a new
+# chat (a new #main with its compose box), the invalid-number dialog or the QR screen shows.
+# '' when the page is not on the chats, or nothing showed in time (the caller loads the URL).
+_OPEN_IN_PAGE_JS = """
+([href, cfg, ms]) => {
+  if (!document.querySelector(cfg.loggedIn) || document.querySelector(cfg.dialog)) return '';
+  const old = document.querySelector(cfg.main);
+  const shown = () => {
+    if (document.querySelector(cfg.dialog)) return 'dialog';
+    if (document.querySelector(cfg.qr)) return 'qr';
+    const main = document.querySelector(cfg.main);
+    return main && main !== old && document.querySelector(cfg.compose) ? 'chat' : '';
+  };
+  return new Promise((resolve) => {
+    let timer = null;
+    const watch = new MutationObserver(() => { const what = shown(); if (what) done(what); });
+    const done = (what) => { watch.disconnect(); clearTimeout(timer); resolve(what); };
+    watch.observe(document.body, {childList: true, subtree: true});
+    timer = setTimeout(() => done(''), ms);
+    const link = document.createElement('a');
+    link.href = href;
+    link.rel = 'noopener noreferrer';
+    link.style.display = 'none';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  });
 }
 """
 
-# After Enter: the submitted bubble's tick, once it is past the clock ('' while pending).
-_SUBMITTED_TICK_JS = """
-([idAttr, pending, sent, delivered, readLabel]) => {
-  const id = window.__chorusSubmitted;
-  if (!id) return '';
-  const el = document.querySelector('[' + idAttr + '="' + CSS.escape(id) + '"]');
-  const icon = el && el.querySelector('span[data-icon]');
-  const name = icon ? icon.getAttribute('data-icon') : pending;
-  if (name === pending) return '';
-  if (name === sent) return 'sent';
-  if (name === delivered) return (icon.getAttribute('aria-label') === readLabel) ? 'read' : 'delivered';
-  return 'sent';
+# What the page shows, in one look: the screen (a ban or rate-limit notice anywhere in the page's
+# text — scripts and styles aside — wins), whether a compose box is there, the text of an open
+# dialog (null: none) and the title of the open chat ('' when no chat with a compose box is open).
+_PAGE_STATE_JS = """
+(cfg) => {
+  const norm = (s) => (s || '').replace(/\\s+/g, ' ').toLowerCase();
+  const root = document.body || document.documentElement;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) => /^(SCRIPT|STYLE|NOSCRIPT|TEMPLATE)$/.test(node.parentNode.nodeName)
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+  });
+  let text = '';
+  while (walker.nextNode()) text += walker.currentNode.nodeValue;
+  text = norm(text);
+  let screen = 'qr';
+  if (text.includes(norm(cfg.bannedText))) screen = 'banned';
+  else if (text.includes(norm(cfg.rateLimitText))) screen = 'rate_limited';
+  else if (document.querySelector(cfg.loggedIn)) screen = 'ready';
+  const compose = !!document.querySelector(cfg.compose);
+  const dialog = document.querySelector(cfg.dialog);
+  const header = document.querySelector(cfg.headerTitle);
+  const title = header && compose && !dialog ? (header.getAttribute('title') || header.textContent || '') : '';
+  return {screen, compose, dialog: dialog ? dialog.innerText : null, title};
+}
+"""
+
+# Before typing: is the compose box focused, and is it empty?
+_COMPOSE_STATE_JS = """
+(sel) => {
+  const box = document.querySelector(sel);
+  if (!box) return {focused: false, empty: true};
+  const active = document.activeElement;
+  return {focused: !!active && (active === box || box.contains(active)), empty: !box.innerText.trim()};
 }
 """
 
@@ -278,13 +491,17 @@ class WhatsAppSession:
         self.page: Page | None = None
         self._incoming: list[IncomingMessage] = []
         self._seen_incoming: set[str] = set()
-        # Set just before Enter is pressed in send_text: from then on the message may be out.
+        # Set just before Enter is pressed in submit_text: from then on the message may be out.
         self.submitted = False
+        # The chat open_chat last opened (digits, header title): sending there again needs no
+        # navigation while the page still shows it.
+        self._open_chat: tuple[str, str] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> str:
         """Launch, restore the stored session and load WhatsApp Web. Returns the screen."""
+        self._open_chat = None
         try:
             self.browser = await self._playwright.chromium.launch(
                 executable_path=chromium_executable(),
@@ -342,19 +559,14 @@ class WhatsAppSession:
         return await self.current_screen()
 
     async def current_screen(self) -> str:
-        page = self._page()
+        return (await self._page_state())["screen"]
+
+    async def _page_state(self) -> dict:
+        """See _PAGE_STATE_JS (one round trip: it is looked at before every message)."""
         try:
-            if await page.get_by_text(S.BANNED_TEXT).count():
-                return Screen.BANNED
-            if await page.get_by_text(S.RATE_LIMIT_TEXT).count():
-                return Screen.RATE_LIMITED
-            if await page.locator(S.LOGGED_IN).count():
-                return Screen.READY
-            if await page.locator(S.QR_CONTAINER).count():
-                return Screen.QR
+            return await self._page().evaluate(_PAGE_STATE_JS, PAGE_CONFIG)
         except PlaywrightError as exc:
             raise BrowserCrashed(str(exc)) from exc
-        return Screen.QR
 
     async def qr_payload(self) -> str | None:
         """The pairing payload on the QR screen; clicks "reload" when the code expired."""
@@ -386,28 +598,59 @@ class WhatsAppSession:
     # --- sending -------------------------------------------------------------------------------
 
     async def open_chat(self, digits: str, text: str = "") -> None:
-        """Navigate to the chat with `digits`. Raises InvalidNumber / LoggedOut / Banned."""
+        """Open the chat with `digits`: in place when the page allows it, else by loading the
+        /send URL. Raises InvalidNumber / LoggedOut / Banned / RateLimited."""
         page = self._page()
         # Whatever arrived in the chat being left is collected first: it is read already.
         await self._collect_open_chat()
-        url = f"{self.base_url}/send?phone={digits}" + (f"&text={quote(text)}" if text else "")
-        try:
-            await page.goto(url, wait_until="domcontentloaded")
-            await page.wait_for_selector(f"{S.COMPOSE_BOX}, {S.DIALOG}, {S.QR_CONTAINER}")
-        except PlaywrightTimeout as exc:
-            raise StepTimeout(f"opening the chat timed out: {exc}") from exc
-        except PlaywrightError as exc:
-            raise BrowserCrashed(f"opening the chat failed: {exc}") from exc
-        await self._raise_for_screen()
-        try:
-            dialog = page.locator(S.DIALOG)
-            if await dialog.count() and S.INVALID_NUMBER_TEXT in (await dialog.first.inner_text()):
+        if not text and await self._chat_still_open(digits):
+            return
+        self._open_chat = None
+        shown = await self._open_chat_in_page(digits, text)
+        if not shown:
+            url = self.base_url + S.SEND_URL.format(phone=digits) + (f"&text={quote(text)}" if text else "")
+            try:
+                await page.goto(url, wait_until="domcontentloaded")
+                await page.wait_for_selector(f"{S.COMPOSE_BOX}, {S.DIALOG}, {S.QR_CONTAINER}")
+            except PlaywrightTimeout as exc:
+                raise StepTimeout(f"opening the chat timed out: {exc}") from exc
+            except PlaywrightError as exc:
+                raise BrowserCrashed(f"opening the chat failed: {exc}") from exc
+        state = await self._page_state()
+        self._raise_for_state(state)
+        if state["dialog"] is not None and S.INVALID_NUMBER_TEXT in state["dialog"]:
+            try:
                 ok = page.locator(S.DIALOG_OK)
                 if await ok.count():
                     await ok.first.click()
-                raise InvalidNumber(f"{digits} is not on WhatsApp")
+            except PlaywrightError as exc:
+                raise BrowserCrashed(f"closing the dialog failed: {exc}") from exc
+            raise InvalidNumber(f"{digits} is not on WhatsApp")
+        if state["dialog"] is not None or not state["compose"]:
+            # Typing now could go into the chat that was open before: nothing is typed.
+            raise StepTimeout("the chat did not open (a dialog is in the way or no compose box)")
+        self._open_chat = (digits, state["title"]) if state["title"] else None
+
+    async def _chat_still_open(self, digits: str) -> bool:
+        """Whether the chat open_chat last opened for `digits` is still the one on screen."""
+        if self._open_chat is None or self._open_chat[0] != digits:
+            return False
+        state = await self._page_state()
+        return state["screen"] == Screen.READY and state["title"] == self._open_chat[1]
+
+    async def _open_chat_in_page(self, digits: str, text: str) -> str:
+        """Click a chat link inside the page. Returns what showed ('chat', 'dialog', 'qr'), or ''
+        when the chat must be loaded by URL instead (not on the chats, or nothing in time)."""
+        href = S.CHAT_LINK.format(phone=digits) + (f"&text={quote(text)}" if text else "")
+        try:
+            return await self._page().evaluate(
+                _OPEN_IN_PAGE_JS, [href, PAGE_CONFIG, int(IN_PAGE_OPEN_TIMEOUT_S * 1000)]
+            )
         except PlaywrightError as exc:
-            raise BrowserCrashed(f"reading the chat failed: {exc}") from exc
+            # The page navigated instead (the link was not routed in place) or is gone: loading
+            # the URL settles which.
+            logger.info("driver.open_in_page_failed", extra={"error": type(exc).__name__})
+            return ""
 
     async def send_text(
         self,
@@ -417,24 +660,34 @@ class WhatsAppSession:
         typing_delay_ms: int = 0,
         before_submit: Callable[[SubmitNote], Awaitable[None]] | None = None,
     ) -> SendReceipt:
-        """Type `text` into the chat with `digits` at a human pace and send it; returns once the
-        sent tick shows. Failures before Enter are retryable; after it, SendOutcomeUnknown
-        (or Banned/RateLimited when the page says so). `before_submit` is awaited just before
-        Enter with what the chat showed then (the caller records it for reconciliation; if it
-        raises, nothing is sent)."""
+        """Type `text` into the chat with `digits` and send it; returns once the sent tick shows
+        (`submit_text`, then `wait_sent` for it)."""
+        submission = await self.submit_text(digits, text, typing_delay_ms=typing_delay_ms, before_submit=before_submit)
+        (result,) = await self.wait_sent([submission])
+        if isinstance(result, DriverError):
+            raise result
+        return result
+
+    async def submit_text(
+        self,
+        digits: str,
+        text: str,
+        *,
+        typing_delay_ms: int = 0,
+        before_submit: Callable[[SubmitNote], Awaitable[None]] | None = None,
+    ) -> Submission:
+        """Type `text` into the chat with `digits` (at a human pace when `typing_delay_ms` is
+        set, in one step otherwise), press Enter and return once the page shows the message's
+        bubble; its sent tick is for `wait_sent`. Failures before Enter are retryable; after it,
+        SendOutcomeUnknown (or Banned/RateLimited when the page says so). `before_submit` is
+        awaited just before Enter with what the chat showed then (the caller records it for
+        reconciliation; if it raises, nothing is sent)."""
         self.submitted = False
         await self.open_chat(digits)
         page = self._page()
         try:
-            box = page.locator(S.COMPOSE_BOX)
-            await box.click()
-            lines = text.split("\n")
-            for index, line in enumerate(lines):
-                if line:
-                    await page.keyboard.type(line, delay=typing_delay_ms)
-                if index < len(lines) - 1:
-                    await page.keyboard.press("Shift+Enter")
-            anchor = await page.evaluate(_WATCH_SUBMIT_JS, [S.MESSAGE_OUT, S.MESSAGE_ID_ATTR, S.ICON_PENDING])
+            await self._type(text, typing_delay_ms)
+            anchor = await page.evaluate(WATCH_SUBMIT_JS, TRACKER_CONFIG)
         except PlaywrightTimeout as exc:
             raise StepTimeout(f"typing timed out: {exc}") from exc
         except PlaywrightError as exc:
@@ -442,27 +695,119 @@ class WhatsAppSession:
         if before_submit is not None:
             await before_submit(SubmitNote(anchor=anchor or ""))
         # From here on the message may be out: no plain retries.
-        wa_id = ""
         self.submitted = True
+        loop = asyncio.get_running_loop()
+        submitted_at = loop.time()
+        wa_id = ""
         try:
             await page.keyboard.press("Enter")
-            handle = await page.wait_for_function(
-                _SUBMITTED_TICK_JS,
-                arg=[S.MESSAGE_ID_ATTR, S.ICON_PENDING, S.ICON_SENT, S.ICON_DELIVERED, S.READ_ARIA_LABEL],
-                timeout=self.sent_tick_timeout_ms,
-            )
-            status = await handle.json_value()
-            wa_id = await page.evaluate("() => window.__chorusSubmitted || ''")
-        except (PlaywrightTimeout, PlaywrightError) as exc:
-            with contextlib.suppress(PlaywrightError):
-                wa_id = await page.evaluate("() => window.__chorusSubmitted || ''")
-            screen = await self._screen_or_none()
-            if screen == Screen.BANNED:
-                raise Banned("WhatsApp banned this number", after_submit=True) from exc
-            if screen == Screen.RATE_LIMITED:
-                raise RateLimited("WhatsApp is rate-limiting this number", after_submit=True) from exc
-            raise SendOutcomeUnknown(f"no sent tick: {exc}", wa_message_id=wa_id or "") from exc
-        return SendReceipt(wa_message_id=wa_id or "", status=status or "sent")
+            wa_id = await page.evaluate(_SUBMITTED_ID_JS, self.sent_tick_timeout_ms)
+        except PlaywrightError as exc:
+            raise await self._after_submit_failure(f"no bubble after Enter: {exc}", "") from exc
+        if not wa_id:
+            raise await self._after_submit_failure("the page showed no bubble for the message", "")
+        return Submission(
+            wa_message_id=wa_id,
+            digits=digits,
+            submitted_at=submitted_at,
+            deadline=submitted_at + self.sent_tick_timeout_ms / 1000,
+        )
+
+    async def _type(self, text: str, typing_delay_ms: int) -> None:
+        """Type into the compose box: key by key at `typing_delay_ms`, or each line inserted in
+        one step when there is no delay (a new line is Shift+Enter either way)."""
+        page = self._page()
+        state = await page.evaluate(_COMPOSE_STATE_JS, S.COMPOSE_BOX)
+        if typing_delay_ms or not state["focused"] or not state["empty"]:
+            await page.locator(S.COMPOSE_BOX).click()
+        if not state["empty"]:
+            # A draft left by an attempt that never got to Enter: it is not part of this message.
+            await page.keyboard.press("ControlOrMeta+A")
+            await page.keyboard.press("Backspace")
+        lines = text.split("\n")
+        for index, line in enumerate(lines):
+            if line and typing_delay_ms:
+                await page.keyboard.type(line, delay=typing_delay_ms)
+            elif line:
+                await page.keyboard.insert_text(line)
+            if index < len(lines) - 1:
+                await page.keyboard.press("Shift+Enter")
+
+    async def wait_sent(self, submissions: list[Submission]) -> list[SendReceipt | DriverError]:
+        """The sent tick of each submitted message, in order: a receipt, or the error that
+        stands for it (SendOutcomeUnknown when no tick showed by its deadline; Banned or
+        RateLimited, after submit, when the page says so). Ticks are read from wherever the page
+        shows them (the tracker); a message the page has not vouched for within
+        TICK_LIST_GRACE_S is looked up in its own chat."""
+        if not submissions:
+            return []
+        loop = asyncio.get_running_loop()
+        results: dict[str, SendReceipt | DriverError] = {}
+        ids = [s.wa_message_id for s in submissions]
+        try:
+            page = self._page()
+            now = loop.time()
+            grace_end = max(s.submitted_at for s in submissions) + TICK_LIST_GRACE_S
+            budget = max(0.0, min(grace_end, min(s.deadline for s in submissions)) - now)
+            reports = await page.evaluate(_TICKS_WAIT_JS, [ids, int(budget * 1000), TRACKER_CONFIG])
+            for submission, report in zip(submissions, reports, strict=True):
+                if report["status"]:
+                    logger.debug("driver.sent_tick_seen", extra={"via": report["via"]})
+                    results[submission.wa_message_id] = SendReceipt(submission.wa_message_id, report["status"])
+            lost = [r["id"] for r in reports if r["lost"]]
+            if lost:
+                # The page was reloaded since: only the bubbles themselves can tell now.
+                await page.evaluate(_TICKS_ADD_JS, lost)
+            for submission in submissions:
+                if submission.wa_message_id not in results:
+                    results[submission.wa_message_id] = await self._wait_sent_in_chat(submission)
+        except DriverError as exc:
+            for submission in submissions:
+                results.setdefault(submission.wa_message_id, self._after_submit_error(exc, submission))
+        except PlaywrightError as exc:
+            for submission in submissions:
+                results.setdefault(
+                    submission.wa_message_id,
+                    SendOutcomeUnknown(f"no sent tick: {exc}", wa_message_id=submission.wa_message_id),
+                )
+        with contextlib.suppress(PlaywrightError, DriverError):
+            await self._page().evaluate(_TICKS_FORGET_JS, ids)
+        return [results[s.wa_message_id] for s in submissions]
+
+    async def _wait_sent_in_chat(self, submission: Submission) -> SendReceipt | DriverError:
+        """Open the message's chat and wait for its bubble's tick until its deadline."""
+        loop = asyncio.get_running_loop()
+        page = self._page()
+        wa_id = submission.wa_message_id
+        (report,) = await page.evaluate(_TICKS_WAIT_JS, [[wa_id], 0, TRACKER_CONFIG])
+        if not report["status"] and loop.time() < submission.deadline:
+            await self.open_chat(submission.digits)
+            remaining = max(0.0, submission.deadline - loop.time())
+            (report,) = await page.evaluate(_TICKS_WAIT_JS, [[wa_id], int(remaining * 1000), TRACKER_CONFIG])
+        if report["status"]:
+            logger.debug("driver.sent_tick_seen", extra={"via": report["via"], "looked_up": True})
+            return SendReceipt(wa_id, report["status"])
+        return await self._after_submit_failure("no sent tick", wa_id)
+
+    async def _after_submit_failure(self, detail: str, wa_id: str) -> DriverError:
+        """What a message whose tick did not come stands for: the page's ban or rate-limit
+        notice when it shows one, else an unknown outcome (the caller reconciles)."""
+        screen = await self._screen_or_none()
+        if screen == Screen.BANNED:
+            return Banned("WhatsApp banned this number", after_submit=True)
+        if screen == Screen.RATE_LIMITED:
+            return RateLimited("WhatsApp is rate-limiting this number", after_submit=True)
+        return SendOutcomeUnknown(detail, wa_message_id=wa_id)
+
+    @staticmethod
+    def _after_submit_error(exc: DriverError, submission: Submission) -> DriverError:
+        """A driver error met while waiting for a submitted message's tick, as that message's
+        outcome: it may be out whatever happened, so never a plain retryable failure."""
+        if isinstance(exc, Banned | RateLimited):
+            return type(exc)(str(exc), after_submit=True)
+        if isinstance(exc, SendOutcomeUnknown):
+            return SendOutcomeUnknown(str(exc), wa_message_id=exc.wa_message_id or submission.wa_message_id)
+        return SendOutcomeUnknown(f"no sent tick: {exc.code}", wa_message_id=submission.wa_message_id)
 
     async def _screen_or_none(self) -> str | None:
         try:
@@ -470,13 +815,11 @@ class WhatsAppSession:
         except DriverError:
             return None
 
-    async def _raise_for_screen(self) -> None:
-        screen = await self.current_screen()
-        try:
-            if screen == Screen.QR and not await self._page().locator(S.COMPOSE_BOX).count():
-                raise LoggedOut("WhatsApp Web shows the QR code: the device was unlinked")
-        except PlaywrightError as exc:
-            raise BrowserCrashed(str(exc)) from exc
+    @staticmethod
+    def _raise_for_state(state: dict) -> None:
+        screen = state["screen"]
+        if screen == Screen.QR and not state["compose"]:
+            raise LoggedOut("WhatsApp Web shows the QR code: the device was unlinked")
         if screen == Screen.BANNED:
             raise Banned("WhatsApp banned this number")
         if screen == Screen.RATE_LIMITED:
@@ -546,6 +889,8 @@ class WhatsAppSession:
         """Open chats with an unread badge (the page marks them read) and collect their
         incoming messages."""
         page = self._page()
+        # Chats are opened here by clicking their rows: what open_chat opened is no longer on screen.
+        self._open_chat = None
         try:
             if not await page.locator(S.LOGGED_IN).count():
                 await page.goto(self.base_url + "/", wait_until="domcontentloaded")

@@ -3,7 +3,10 @@
  * The DOM imitates what automation code relies on in the real web.whatsapp.com:
  * div[data-ref] + canvas on the QR screen, #side / #pane-side / #main when logged in, the
  * lexical-style compose box (div[contenteditable][data-tab="10"] > p), button[aria-label="Send"],
- * .message-out / .message-in bubbles with data-id, data-pre-plain-text and tick icons.
+ * .message-out / .message-in bubbles with data-id, data-pre-plain-text and tick icons, chat-list
+ * rows showing the last message's ticks (status-time / status-check / status-dblcheck).
+ * Like the real app, a click on a chat link inside the page (https://api.whatsapp.com/send?phone=…
+ * or https://wa.me/…) opens that chat in place instead of loading a new page.
  * The session token lives in IndexedDB ("wawc" / "user"), like the real app's keys, plus a cookie.
  */
 (function () {
@@ -24,6 +27,9 @@
     "msg-time": '<svg viewBox="0 0 16 15" width="16" height="15"><path fill="currentColor" d="M9.8 8.3V4.8H8.4v4.2l3 1.8.7-1.1-2.3-1.4zM9 1.8a6 6 0 1 0 0 12 6 6 0 0 0 0-12zm0 10.6a4.6 4.6 0 1 1 0-9.2 4.6 4.6 0 0 1 0 9.2z"/></svg>',
     "msg-check": '<svg viewBox="0 0 16 15" width="16" height="15"><path fill="currentColor" d="m10.9 3.3-.5-.4a.4.4 0 0 0-.5.1L4.3 9.4 1.8 7a.4.4 0 0 0-.5 0l-.4.5a.4.4 0 0 0 0 .5l3.1 3.3a.5.5 0 0 0 .7 0l6.2-7.5a.4.4 0 0 0 0-.5z"/></svg>',
     "msg-dblcheck": '<svg viewBox="0 0 16 15" width="16" height="15"><path fill="currentColor" d="m15 3.3-.5-.4a.4.4 0 0 0-.5.1L8 9.4l-.7-.7-.8 1 1.3 1.4a.5.5 0 0 0 .7 0l6.5-7.3a.4.4 0 0 0 0-.5zm-4.1 0-.5-.4a.4.4 0 0 0-.5.1L4.3 9.4 1.8 7a.4.4 0 0 0-.5 0l-.4.5a.4.4 0 0 0 0 .5l3.1 3.3a.5.5 0 0 0 .7 0l6.2-7.5a.4.4 0 0 0 0-.5z"/></svg>',
+    "status-time": '<svg viewBox="0 0 18 18" width="18" height="18"><path fill="currentColor" d="M9.8 9.3V5.8H8.4v4.2l3 1.8.7-1.1-2.3-1.4zM9 2.8a6 6 0 1 0 0 12 6 6 0 0 0 0-12zm0 10.6a4.6 4.6 0 1 1 0-9.2 4.6 4.6 0 0 1 0 9.2z"/></svg>',
+    "status-check": '<svg viewBox="0 0 18 18" width="18" height="18"><path fill="currentColor" d="m12.4 5.1-.6-.4a.4.4 0 0 0-.6.1l-6.4 8.2-2.9-2.7a.4.4 0 0 0-.5 0l-.5.5a.4.4 0 0 0 0 .6l3.6 3.5a.5.5 0 0 0 .8 0l7.2-9.2a.4.4 0 0 0-.1-.6z"/></svg>',
+    "status-dblcheck": '<svg viewBox="0 0 18 18" width="18" height="18"><path fill="currentColor" d="m17.4 5-.6-.4a.4.4 0 0 0-.6.1l-6.4 8.2a.4.4 0 0 1-.6 0l-.4-.4a.4.4 0 0 0-.6 0l-.5.6a.4.4 0 0 0 0 .6l1.3 1.3a.5.5 0 0 0 .8 0l7.7-9.4a.4.4 0 0 0-.1-.6zm-5 0-.6-.4a.4.4 0 0 0-.6.1l-6.4 8.2-2.9-2.7a.4.4 0 0 0-.5 0l-.5.5a.4.4 0 0 0 0 .6l3.6 3.5a.5.5 0 0 0 .8 0l7.2-9.2a.4.4 0 0 0-.1-.6z"/></svg>',
     "refresh-large": '<svg viewBox="0 0 24 24" width="48" height="48"><path fill="currentColor" d="M17.6 6.4A8 8 0 1 0 19.7 14h-2.1a6 6 0 1 1-1.4-6.2L13 11h7V4l-2.4 2.4z"/></svg>'
   };
   var TICKS = {
@@ -34,8 +40,19 @@
     read: ["msg-dblcheck", " Read "]
   };
 
+  // The chat list shows the last outgoing message's ticks with icons of its own.
+  var LIST_TICKS = {
+    pending: ["status-time", " Pending "],
+    failed: ["status-time", " Pending "],
+    sent: ["status-check", " Sent "],
+    delivered: ["status-dblcheck", " Delivered "],
+    read: ["status-dblcheck", " Read "]
+  };
+
   // Acks only move forward, whichever of the send reply and the poll arrives first.
   var RANK = { pending: 0, failed: 1, sent: 2, delivered: 3, read: 4 };
+  // Chat links the app opens in place (like the real app's router) instead of leaving the page.
+  var CHAT_LINK = /^https?:\/\/(?:api\.whatsapp\.com\/send\/?|wa\.me\/(\d+)\/?)(?:\?(.*))?$/i;
 
   var root = document.getElementById("app");
   var token = null;
@@ -43,6 +60,11 @@
   var screenGen = 0; // bumped whenever the screen changes; stale loops stop themselves
   var chatsCache = [];
   var version = 0;
+  var listSince = 0; // server time of the chat list shown (ticks after it are news)
+  var opening = 0; // bumped per chat being opened; a slower earlier lookup does not win
+  // Chats this page just sent to: their row shows that message until a chat list the server
+  // made after storing it arrives (an older list never takes the row back). phone -> {id, row, version}
+  var sentRows = new Map();
   var open = null; // {phone, title, since, bubbles: Map}
   var pollAbort = null;
   var searchTimer = null;
@@ -310,6 +332,8 @@
   function showApp() {
     var gen = leaveScreen();
     version = 0;
+    listSince = 0;
+    sentRows = new Map();
     chatsCache = [];
     root.textContent = "";
     var searchBox = h("div", {
@@ -376,9 +400,13 @@
     list.setAttribute("aria-rowcount", String(rows.length));
     rows.forEach(function (chat) {
       var selected = open && open.phone === chat.phone;
-      var sub = [];
-      if (chat.last_out) sub.push(h("span", { class: "chat-last-me" }, ["You: "]));
-      sub.push(h("span", { dir: "ltr", class: "chat-last", title: chat.last_text }, [chat.last_text]));
+      var last = [];
+      if (chat.last_out) {
+        var t = LIST_TICKS[chat.last_status] || LIST_TICKS.pending;
+        last.push(icon(t[0], { "aria-label": t[1], class: "list-tick list-tick-" + (chat.last_status || "pending") }));
+      }
+      last.push(h("span", { dir: "ltr", class: "chat-last", title: chat.last_text }, [chat.last_text]));
+      var sub = [h("span", { "data-testid": "last-msg-status", class: "chat-last-msg" }, last)];
       var badge = null;
       if (chat.unread > 0) {
         var label = chat.unread + (chat.unread === 1 ? " unread message" : " unread messages");
@@ -388,7 +416,9 @@
         h("div", { class: "avatar" }),
         h("div", { class: "chat-body" }, [
           h("div", { class: "chat-line" }, [
-            h("span", { dir: "auto", title: chat.title, class: "chat-title" }, [chat.title]),
+            h("div", { "data-testid": "cell-frame-title", class: "chat-title-slot" }, [
+              h("span", { dir: "auto", title: chat.title, class: "chat-title" }, [chat.title])
+            ]),
             h("div", { class: "chat-time" }, [clock(chat.last_ts)])
           ]),
           h("div", { class: "chat-line" }, [h("div", { class: "chat-sub" }, sub), badge])
@@ -414,16 +444,36 @@
 
   function openFromUrl(gen) {
     var params = new URLSearchParams(location.search);
-    var phone = params.get("phone") || "";
-    var text = params.get("text") || "";
+    openFromParams(gen, params.get("phone") || "", params.get("text") || "");
+  }
+
+  function openFromParams(gen, phone, text) {
+    var mine = ++opening;
     api("GET", "/contact?phone=" + encodeURIComponent(phone)).then(function (info) {
-      if (gen !== screenGen) return;
+      if (gen !== screenGen || mine !== opening) return;
       if (!info.on_whatsapp) return invalidNumberDialog();
       openChat(info.phone, info.title, text);
     }, function (err) {
       if (err.loggedOut) loggedOut();
     });
   }
+
+  function chatLinkParams(href) {
+    var match = CHAT_LINK.exec(href || "");
+    if (!match) return null;
+    var params = new URLSearchParams(match[2] || "");
+    return { phone: match[1] || params.get("phone") || "", text: params.get("text") || "" };
+  }
+
+  // A chat link clicked inside the app opens the chat here (no page load), like the real app.
+  document.addEventListener("click", function (e) {
+    var link = e.target && e.target.closest ? e.target.closest("a[href]") : null;
+    var params = link ? chatLinkParams(link.href) : null;
+    if (!params) return;
+    e.preventDefault();
+    if (!token || !document.getElementById("pane-side")) return; // not logged in: nothing to open
+    openFromParams(screenGen, params.phone, params.text);
+  }, true);
 
   function invalidNumberDialog() {
     var ok = h("div", { role: "button", tabindex: "0", class: "popup-ok", "data-testid": "popup-controls-ok" }, [h("div", {}, ["OK"])]);
@@ -562,15 +612,45 @@
     if (!text || !open) return;
     var chat = open;
     var id = "3EB0" + randomHex(16);
-    upsertBubble(chat, { id: id, data_id: "true_" + chat.phone + "@c.us_" + id, out: true, text: text, author: "Me", ts: Date.now(), status: "pending" });
+    var ts = Date.now();
+    upsertBubble(chat, { id: id, data_id: "true_" + chat.phone + "@c.us_" + id, out: true, text: text, author: "Me", ts: ts, status: "pending" });
+    listShowSent(chat, id, text, ts);
     editorSetText(editor, "");
     caretToEnd(editor);
     refreshButtons();
     api("POST", "/messages", { id: id, chat: chat.phone, text: text }).then(function (m) {
+      listSentStored(chat.phone, id, m.version);
       upsertBubble(chat, m);
     }, function (err) {
+      listSentStored(chat.phone, id, 0);
       if (err.loggedOut) loggedOut(); // the bubble keeps its clock: never sent
     });
+  }
+
+  function listShowSent(chat, id, text, ts) {
+    // The list moves the chat to the top with the message on its clock at once, as the real
+    // app does from its local store; the server's list brings the ticks.
+    var row = { phone: chat.phone, title: chat.title, unread: 0, last_text: text, last_out: true, last_status: "pending", last_ts: ts };
+    sentRows.delete(chat.phone); // re-inserted: the map stays in sending order
+    sentRows.set(chat.phone, { id: id, row: row, version: Infinity });
+    chatsCache = listWithSent(chatsCache);
+    if (!searching) renderChats(chatsCache);
+  }
+
+  function listSentStored(phone, id, serverVersion) {
+    var sent = sentRows.get(phone);
+    if (sent && sent.id === id) sent.version = serverVersion;
+  }
+
+  function listWithSent(rows) {
+    // Rows of chats just sent to stay as sent until the server's list includes that message.
+    var ahead = [];
+    sentRows.forEach(function (sent, phone) {
+      if (version >= sent.version) sentRows.delete(phone);
+      else ahead.unshift(sent.row); // the latest send first
+    });
+    if (!ahead.length) return rows;
+    return ahead.concat(rows.filter(function (c) { return !sentRows.has(c.phone); }));
   }
 
   // --- bubbles --------------------------------------------------------------------------------
@@ -620,6 +700,7 @@
       while (gen === screenGen) {
         var chat = open;
         var params = new URLSearchParams({ version: String(version), wait: first ? "0" : "1" });
+        if (listSince) params.set("lsince", String(listSince));
         if (chat) {
           params.set("chat", chat.phone);
           params.set("since", String(chat.since));
@@ -651,7 +732,8 @@
     }
     if (data.chats) {
       version = data.version;
-      chatsCache = data.chats;
+      listSince = data.now;
+      chatsCache = listWithSent(data.chats);
       if (!searching) renderChats(chatsCache);
     }
   }
