@@ -86,3 +86,39 @@ def campaign_stats(*, campaign: Campaign, run_id: int | None = None, fresh: bool
         )
         summary = audience.audience_summary(spec, zone=tenant_zone(current_tenant()))
     return CampaignStats(campaign=campaign, run=run, progress=progress.progress_event(campaign, run), audience=summary)
+
+
+def preview_contacts(*, limit: int) -> list[tuple[int, str]]:
+    """The newest contacts (id, label) to preview a text as, for the portal's chooser."""
+    from apps.contacts.models import Contact
+
+    rows = Contact.objects.order_by("-id").values_list("id", "name", "phone")[:limit]
+    return [(contact_id, f"{name} ({phone})" if name else phone) for contact_id, name, phone in rows]
+
+
+@dataclass(frozen=True)
+class CampaignEstimate:
+    """What the builder's review shows before a campaign is created."""
+
+    audience: audience.AudienceSummary
+    numbers: int
+    # Seconds to send to everyone sendable at the numbers' mean pacing gaps, rows split evenly.
+    duration_s: int
+
+
+def campaign_estimate(
+    *, group_ids: list[int], everyone: bool, profiles: list[Any], pacing_override: str = ""
+) -> CampaignEstimate:
+    import math
+
+    from apps.senders.models import PACING_PRESETS
+
+    spec = audience.audience_spec(group_ids=group_ids, everyone=everyone, audience_filter={})
+    summary = audience.audience_summary(spec, zone=tenant_zone(current_tenant()))
+    gaps = [
+        sum(PACING_PRESETS[pacing_override]) / 2 if pacing_override else sum(profile.pacing_gap_s) / 2
+        for profile in profiles
+    ]
+    per_number = math.ceil(summary.sendable / len(gaps)) if gaps else 0
+    duration = round(per_number * max(gaps)) if gaps else 0
+    return CampaignEstimate(audience=summary, numbers=len(gaps), duration_s=duration)

@@ -2,6 +2,8 @@
 
 from django.urls import include, path
 
+from apps.campaigns import views as campaigns_views
+from apps.campaigns.urls import campaign_urlpatterns, template_urlpatterns
 from apps.portal import views
 from apps.senders import views as senders_views
 
@@ -11,6 +13,9 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     *[path(f"{section}/", views.placeholder, {"section": section}, name=section) for section in views.PLACEHOLDERS],
     path("contacts/", include("apps.contacts.urls")),
+    path("templates/", include(template_urlpatterns)),
+    path("campaigns/", include(campaign_urlpatterns)),
+    path("analytics/", campaigns_views.analytics_page, name="analytics"),
     path("numbers/", senders_views.numbers, name="numbers"),
     path("numbers/add/", senders_views.numbers_add, name="numbers_add"),
     path("numbers/<int:profile_id>/", senders_views.numbers_detail, name="numbers_detail"),

@@ -85,14 +85,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 # What each not-yet-built section will do, so the page is honest and still useful.
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "campaigns": (
-        gettext_lazy("Campaigns"),
-        gettext_lazy("Send personalised messages to your lists at a safe pace, and follow progress live."),
-    ),
-    "templates": (
-        gettext_lazy("Templates"),
-        gettext_lazy("Write reusable messages with placeholders such as the contact's name."),
-    ),
     "inbox": (
         gettext_lazy("Inbox"),
         gettext_lazy("Read and answer replies from all your numbers in one shared inbox."),
@@ -100,10 +92,6 @@ PLACEHOLDERS: dict[str, tuple[str, str]] = {
     "chatbots": (
         gettext_lazy("Chatbots"),
         gettext_lazy("Answer common questions automatically with keyword-triggered replies."),
-    ),
-    "analytics": (
-        gettext_lazy("Analytics"),
-        gettext_lazy("See delivery, reply and opt-out rates per campaign and per number."),
     ),
 }
 

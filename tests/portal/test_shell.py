@@ -5,7 +5,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-PLACEHOLDERS = ["campaigns", "templates", "inbox", "chatbots", "analytics"]
+PLACEHOLDERS = ["inbox", "chatbots"]
 NAV = {
     "/": "Dashboard",
     "/numbers/": "WhatsApp numbers",

@@ -1,0 +1,135 @@
+"""Portal forms of templates and campaigns (the services do the real checks)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.campaigns.models import (
+    CAMPAIGN_PACING_CHOICES,
+    TEMPLATE_NAME_MAX_LENGTH,
+    Campaign,
+    MessageTemplate,
+    TemplateCategory,
+)
+from apps.contacts.models import Group
+from apps.senders.models import MessageState, SenderProfile
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=TEMPLATE_NAME_MAX_LENGTH)
+    category = forms.ChoiceField(label=_("Category"), choices=TemplateCategory.choices, initial=TemplateCategory.CUSTOM)
+    body = forms.CharField(
+        label=_("Text"),
+        widget=forms.Textarea(attrs={"rows": 6, "data-template-body": ""}),
+        help_text=_("Placeholders: {{name}}, {{name|there}} with a fallback, {{custom.city}}; spintax: {Hi|Hello}."),
+    )
+    media = forms.FileField(label=_("Attachment"), required=False)
+
+
+class PreviewForm(forms.Form):
+    body = forms.CharField(required=False)
+    template = forms.IntegerField(required=False, min_value=1)
+    contact = forms.IntegerField(label=_("Preview as contact (id)"), required=False, min_value=1)
+
+
+class RecipientFilterForm(forms.Form):
+    state = forms.ChoiceField(label=_("State"), required=False, choices=[("", _("All states")), *MessageState.choices])
+    after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
+WEEKDAY_CHOICES = [
+    (0, _("Sunday")),
+    (1, _("Monday")),
+    (2, _("Tuesday")),
+    (3, _("Wednesday")),
+    (4, _("Thursday")),
+    (5, _("Friday")),
+    (6, _("Saturday")),
+]
+
+
+class CampaignBuilderForm(forms.Form):
+    """Every step of the builder in one form (audience → message → senders and pacing →
+    schedule); the service checks the rest when the campaign is created."""
+
+    name = forms.CharField(label=_("Campaign name"), max_length=200)
+    # Audience
+    groups = forms.ModelMultipleChoiceField(
+        label=_("Groups"), queryset=Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    audience_all = forms.BooleanField(label=_("All contacts"), required=False)
+    # Message
+    template = forms.ModelChoiceField(
+        label=_("Template"), queryset=MessageTemplate.objects.none(), required=False, empty_label=_("No template")
+    )
+    body = forms.CharField(
+        label=_("Or write the text"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "data-template-body": ""}),
+        help_text=_("Placeholders: {{name}}, {{name|there}} with a fallback, {{custom.city}}; spintax: {Hi|Hello}."),
+    )
+    # Senders and pacing
+    profiles = forms.ModelMultipleChoiceField(
+        label=_("WhatsApp numbers"), queryset=SenderProfile.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+    rotation = forms.ChoiceField(label=_("Rotation"), choices=Campaign.Rotation.choices)
+    pacing_override = forms.ChoiceField(
+        label=_("Pacing"), required=False, choices=[("", _("Each number's own pacing")), *CAMPAIGN_PACING_CHOICES]
+    )
+    # Schedule
+    schedule = forms.ChoiceField(label=_("When"), choices=Campaign.Schedule.choices, initial=Campaign.Schedule.NOW)
+    scheduled_at = forms.DateTimeField(
+        label=_("Send at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+    )
+    send_time = forms.TimeField(
+        label=_("Time of day"), required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Weekdays"), required=False, coerce=int, choices=WEEKDAY_CHOICES, widget=forms.CheckboxSelectMultiple
+    )
+    day_of_month = forms.IntegerField(label=_("Day of the month"), required=False, min_value=1, max_value=28)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["groups"].queryset = Group.objects.order_by("name")
+        self.fields["template"].queryset = MessageTemplate.objects.order_by("name")
+        self.fields["profiles"].queryset = SenderProfile.objects.order_by("label")
+
+    def clean_scheduled_at(self) -> datetime.datetime | None:
+        # The time as typed is the workspace's local time (the service applies its time zone).
+        value = self.cleaned_data.get("scheduled_at")
+        return timezone.make_naive(value) if value is not None and timezone.is_aware(value) else value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("groups") and not data.get("audience_all"):
+            self.add_error("groups", _("Choose at least one group, or all contacts."))
+        if not data.get("template") and not (data.get("body") or "").strip():
+            self.add_error("body", _("Choose a template or write the text."))
+        return data
+
+    def service_values(self) -> dict[str, Any]:
+        """Keyword arguments of campaigns.campaign_create (without the senders)."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "groups": list(data["groups"]),
+            "audience_all": data["audience_all"],
+            "template": data["template"],
+            "body": "" if data["template"] else data["body"],
+            "rotation": data["rotation"],
+            "pacing_override": data["pacing_override"] or "",
+            "schedule": data["schedule"],
+            "scheduled_at": data["scheduled_at"],
+            "send_time": data["send_time"],
+            "weekdays": list(data["weekdays"] or []),
+            "day_of_month": data["day_of_month"],
+        }
