@@ -21,7 +21,7 @@ PROBE_KEEP_RUNS = 50
 PROBE_TTL_S = 300
 
 
-@app.task(name="core.notify_tenant", queue="default")
+@app.task(name="core.notify_tenant")
 def notify_tenant(message: str, level: str = "info") -> None:
     """Send a notification to the tenant whose schema this task runs in (the end-to-end demo of
     web -> worker -> channel layer -> browser)."""
@@ -31,7 +31,7 @@ def notify_tenant(message: str, level: str = "info") -> None:
     notifications.notification_send(tenant=connection.tenant, message=message, level=level)
 
 
-@app.task(name="core.realtime_flush", queue="default")
+@app.task(name="core.realtime_flush")
 def realtime_flush(group: str, interval_s: float) -> None:
     """Trailing edge of publish_coalesced."""
     publish.coalesced_flush(group=group, interval_s=interval_s)
