@@ -32,7 +32,7 @@ from apps.campaigns.services import templates as template_services
 from apps.campaigns.services.errors import CampaignError
 from apps.contacts.spreadsheets import row_neutralise
 from apps.core.exceptions import ChorusError, NotFound
-from apps.portal.views import role_required
+from apps.portal.access import forbidden, has_role, role_required
 from apps.senders.models import MessageState
 
 logger = logging.getLogger(__name__)
@@ -54,18 +54,6 @@ RECIPIENT_CSV_HEADER = [
     "read_at",
     "failed_at",
 ]
-
-
-def _can(request: HttpRequest, minimum: str) -> bool:
-    membership = getattr(request, "membership", None)
-    return membership is not None and membership.has_role(minimum)
-
-
-def _forbidden(request: HttpRequest, view_name: str) -> HttpResponse:
-    logger.info(
-        "portal.forbidden", extra={"tenant_id": request.tenant.id, "user_id": request.user.pk, "view": view_name}
-    )
-    return render(request, "portal/forbidden.html", status=403)
 
 
 def _template_or_404(template_id: int) -> MessageTemplate:
@@ -112,7 +100,7 @@ def templates(request: HttpRequest) -> HttpResponse:
         "groups": [group for group in groups if group[2]],
         "categories": TemplateCategory.choices,
         "category": category,
-        "can_edit": _can(request, Role.AGENT),
+        "can_edit": has_role(request, Role.AGENT),
         "total": len(rows),
     }
     return render(request, "campaigns/templates.html", context)
@@ -121,7 +109,7 @@ def templates(request: HttpRequest) -> HttpResponse:
 def _template_page(
     request: HttpRequest, form: TemplateForm, template: MessageTemplate | None, status: int = 200
 ) -> HttpResponse:
-    can_edit = _can(request, Role.AGENT)
+    can_edit = has_role(request, Role.AGENT)
     if not can_edit:
         for field in form.fields.values():
             field.disabled = True
@@ -129,7 +117,7 @@ def _template_page(
         "form": form,
         "template": template,
         "can_edit": can_edit,
-        "can_delete": template is not None and _can(request, Role.ADMIN),
+        "can_delete": template is not None and has_role(request, Role.ADMIN),
         "preview_contacts": selectors.preview_contacts(limit=PREVIEW_CONTACTS_LIMIT),
     }
     return render(request, "campaigns/template_form.html", context, status=status)
@@ -163,8 +151,8 @@ def templates_detail(request: HttpRequest, template_id: int) -> HttpResponse:
     if request.method == "GET":
         initial = {"name": template.name, "category": template.category, "body": template.body}
         return _template_page(request, TemplateForm(initial=initial), template)
-    if not _can(request, Role.AGENT):
-        return _forbidden(request, "templates_detail")
+    if not has_role(request, Role.AGENT):
+        return forbidden(request, "templates_detail")
     form = TemplateForm(request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data
@@ -232,7 +220,7 @@ def campaigns(request: HttpRequest) -> HttpResponse:
         "campaigns": list(selectors.campaigns_list(state=state)),
         "states": Campaign.State.choices,
         "state": state,
-        "can_edit": _can(request, Role.AGENT),
+        "can_edit": has_role(request, Role.AGENT),
     }
     return render(request, "campaigns/campaigns.html", context)
 
@@ -319,7 +307,7 @@ def campaigns_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "state": state,
         "state_choices": MessageState.choices,
         "next_after": page[-1].id if has_more and page else None,
-        "actions": _available_actions(campaign) if _can(request, Role.AGENT) else [],
+        "actions": _available_actions(campaign) if has_role(request, Role.AGENT) else [],
         "action_labels": ACTION_LABELS,
         "labels": labels,
     }

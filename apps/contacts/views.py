@@ -43,7 +43,7 @@ from apps.contacts.services import contacts as contact_services
 from apps.contacts.services.groups import group_get_or_create
 from apps.contacts.services.import_uploads import PendingUpload
 from apps.core.exceptions import ChorusError, NotFound
-from apps.portal.views import role_required
+from apps.portal.access import forbidden, has_role, role_required
 
 logger = logging.getLogger(__name__)
 
@@ -61,18 +61,6 @@ ENCODING_LABELS = {
     "cp1252": "Windows-1252",
     "latin-1": "Latin-1",
 }
-
-
-def _can(request: HttpRequest, minimum: str) -> bool:
-    membership = getattr(request, "membership", None)
-    return membership is not None and membership.has_role(minimum)
-
-
-def _forbidden(request: HttpRequest, view_name: str) -> HttpResponse:
-    logger.info(
-        "portal.forbidden", extra={"tenant_id": request.tenant.id, "user_id": request.user.pk, "view": view_name}
-    )
-    return render(request, "portal/forbidden.html", status=403)
 
 
 def _contact_or_404(contact_id: int) -> Contact:
@@ -115,8 +103,8 @@ def contacts(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "filter_form": form,
         "bulk_form": BulkActionForm(initial={"next": request.get_full_path()}),
-        "can_edit": _can(request, Role.AGENT),
-        "can_delete": _can(request, Role.ADMIN),
+        "can_edit": has_role(request, Role.AGENT),
+        "can_delete": has_role(request, Role.ADMIN),
     }
     if not form.is_valid():
         context.update(page=None, total=None)
@@ -154,8 +142,8 @@ def contacts_bulk(request: HttpRequest) -> HttpResponse:
         messages.error(request, errors[0] if errors else _("Choose an action and at least one contact."))
         return redirect(back)
     action = form.cleaned_data["action"]
-    if action == BulkActionForm.DELETE and not _can(request, Role.ADMIN):
-        return _forbidden(request, "contacts_bulk_delete")
+    if action == BulkActionForm.DELETE and not has_role(request, Role.ADMIN):
+        return forbidden(request, "contacts_bulk_delete")
     ids = form.cleaned_data["contact"]
     try:
         if action == BulkActionForm.ADD_TO_GROUP:
@@ -213,7 +201,7 @@ def _detail_page(
     request: HttpRequest, contact: Contact, *, edit_form: ContactEditForm | None = None, status: int = 200
 ) -> HttpResponse:
     group_ids = selectors.contact_group_ids(contact)
-    can_edit = _can(request, Role.AGENT)
+    can_edit = has_role(request, Role.AGENT)
     edit_form = edit_form or ContactEditForm(initial=ContactEditForm.initial_for(contact, group_ids))
     if not can_edit:
         for field in edit_form.fields.values():
@@ -227,7 +215,7 @@ def _detail_page(
         "history_limit": selectors.CONTACT_HISTORY_LIMIT,
         "is_suppressed": selectors.contact_is_suppressed(phone=contact.phone),
         "can_edit": can_edit,
-        "can_delete": _can(request, Role.ADMIN),
+        "can_delete": has_role(request, Role.ADMIN),
     }
     return render(request, "contacts/contact_detail.html", context, status=status)
 
@@ -316,7 +304,7 @@ def _forget_upload(request: HttpRequest, upload: PendingUpload) -> None:
 @require_GET
 def contacts_imports(request: HttpRequest) -> HttpResponse:
     jobs = list(selectors.import_jobs_list()[:IMPORTS_LIST_LIMIT])
-    context = {"jobs": jobs, "can_import": _can(request, Role.AGENT), "limit": IMPORTS_LIST_LIMIT}
+    context = {"jobs": jobs, "can_import": has_role(request, Role.AGENT), "limit": IMPORTS_LIST_LIMIT}
     return render(request, "contacts/imports.html", context)
 
 
@@ -437,7 +425,7 @@ def contacts_import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         "encoding_label": ENCODING_LABELS.get(job.encoding, job.encoding),
         "delimiter_label": dict(DELIMITER_CHOICES).get(job.delimiter, job.delimiter),
         "state_labels": _state_labels(),
-        "can_import": _can(request, Role.AGENT),
+        "can_import": has_role(request, Role.AGENT),
     }
     return render(request, "contacts/import_detail.html", context)
 

@@ -4,9 +4,7 @@ apps.accounts.middleware.TenantMembershipMiddleware; the role checks live here."
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,41 +21,11 @@ from apps.accounts.services import invitations as invitation_services
 from apps.accounts.services import members as member_services
 from apps.core.exceptions import ChorusError
 from apps.portal import selectors
+from apps.portal.access import forbidden, has_role, role_required
 from apps.portal.forms import ApiKeyCreateForm, GeneralSettingsForm, InviteForm, MemberRoleForm, role_choices
 from apps.tenants import services as tenant_services
 
-logger = logging.getLogger(__name__)
-
 View = Callable[..., HttpResponse]
-
-
-def _has_role(request: HttpRequest, minimum: str) -> bool:
-    membership = getattr(request, "membership", None)
-    return membership is not None and membership.has_role(minimum)
-
-
-def _forbidden(request: HttpRequest, view_name: str) -> HttpResponse:
-    logger.info(
-        "portal.forbidden",
-        extra={"tenant_id": request.tenant.id, "user_id": request.user.pk, "view": view_name},
-    )
-    return render(request, "portal/forbidden.html", status=403)
-
-
-def role_required(minimum: str) -> Callable[[View], View]:
-    """Refuse (403) members below `minimum`. Applied under login_required, so the user is known
-    and the middleware has already checked they belong to this tenant."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if not _has_role(request, minimum):
-                return _forbidden(request, view.__name__)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -122,8 +90,8 @@ def settings_general(request: HttpRequest) -> HttpResponse:
     """Everyone in the workspace may read these settings; owners and admins change them."""
     if request.method == "GET":
         return _render_general(request, GeneralSettingsForm(initial=_general_initial(request.tenant)))
-    if not _has_role(request, Role.ADMIN):
-        return _forbidden(request, "settings_general")
+    if not has_role(request, Role.ADMIN):
+        return forbidden(request, "settings_general")
     form = GeneralSettingsForm(request.POST)
     if not form.is_valid():
         return _render_general(request, form, status=400)

@@ -23,7 +23,7 @@ from apps.accounts.models import Role
 from apps.billing import selectors as billing_selectors
 from apps.billing.services import QuotaCode
 from apps.core.exceptions import ChorusError, NotFound, QuotaExceeded
-from apps.portal.views import role_required
+from apps.portal.access import has_role, role_required
 from apps.senders import selectors
 from apps.senders.forms import NumberAddForm, NumberSettingsForm, NumberTestMessageForm, OptOutWordForm
 from apps.senders.models import OutboundMessage, SenderProfile
@@ -51,11 +51,6 @@ LOGOUT_STATUSES = frozenset(
 )
 # How often the page asks for the state of a test message until it is final.
 TEST_MESSAGE_POLL_S = 2
-
-
-def _can(request: HttpRequest, minimum: str) -> bool:
-    membership = getattr(request, "membership", None)
-    return membership is not None and membership.has_role(minimum)
 
 
 def _status_labels() -> dict[str, str]:
@@ -102,7 +97,7 @@ def numbers(request: HttpRequest) -> HttpResponse:
         "profiles": profiles,
         "plan_limit": limit,
         "at_limit": limit is not None and len(profiles) >= limit,
-        "can_manage": _can(request, Role.ADMIN),
+        "can_manage": has_role(request, Role.ADMIN),
         "status_labels": _status_labels(),
     }
     return render(request, "senders/numbers.html", context)
@@ -152,7 +147,7 @@ def _detail_page(
     test_form: NumberTestMessageForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    can_manage = _can(request, Role.ADMIN)
+    can_manage = has_role(request, Role.ADMIN)
     settings_form = settings_form or NumberSettingsForm(initial=NumberSettingsForm.initial_for(profile))
     if not can_manage:
         for field in settings_form.fields.values():
@@ -168,7 +163,7 @@ def _detail_page(
         "test_message": test_message,
         "has_proxy": bool(profile.proxy_encrypted),
         "can_manage": can_manage,
-        "can_send": _can(request, Role.AGENT),
+        "can_send": has_role(request, Role.AGENT),
         "is_linking": profile.status in LINKING_STATUSES,
         "can_link": profile.status in LINKABLE_STATUSES,
         "can_logout": profile.status in LOGOUT_STATUSES,
@@ -296,7 +291,7 @@ def _opt_out_page(request: HttpRequest, form: OptOutWordForm | None = None, stat
     context: dict[str, Any] = {
         "form": form or OptOutWordForm(),
         "words": selectors.opt_out_words_list(),
-        "can_manage": _can(request, Role.ADMIN),
+        "can_manage": has_role(request, Role.ADMIN),
         "settings_tab": "opt_out",
     }
     return render(request, "senders/settings_opt_out.html", context, status=status)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from apps.accounts.api.authentication import ApiKeyPrincipal
@@ -83,3 +83,17 @@ def HasRole(minimum: str) -> type[BasePermission]:
 
     _HasRole.__name__ = _HasRole.__qualname__ = f"HasRole_{required.value}"
     return _HasRole
+
+
+class RolePerMethodMixin:
+    """Safe methods for every member; `write_role` to change; `delete_role` to delete."""
+
+    write_role: str = Role.AGENT
+    delete_role: str = Role.ADMIN
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.request.method in SAFE_METHODS:
+            return [IsTenantMember()]
+        if self.request.method == "DELETE":
+            return [HasRole(self.delete_role)()]
+        return [HasRole(self.write_role)()]

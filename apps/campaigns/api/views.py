@@ -17,13 +17,12 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.authentication import ApiKeyPrincipal
-from apps.accounts.api.permissions import HasRole, IsTenantMember
+from apps.accounts.api.permissions import HasRole, IsTenantMember, RolePerMethodMixin
 from apps.accounts.api.views import ERRORS, NOT_FOUND
 from apps.accounts.models import Role
 from apps.campaigns import selectors
@@ -52,20 +51,6 @@ TEMPLATES = ["templates"]
 CAMPAIGNS = ["campaigns"]
 CONFLICT = {409: OpenApiResponse(ApiErrorSerializer, description="Not allowed in the campaign's current state")}
 QUOTA = {402: OpenApiResponse(ApiErrorSerializer, description="The plan's limit is reached")}
-
-
-class RolePerMethodMixin:
-    """Safe methods for every member; `write_role` to change; `delete_role` to delete."""
-
-    write_role: str = Role.AGENT
-    delete_role: str = Role.ADMIN
-
-    def get_permissions(self) -> list[BasePermission]:
-        if self.request.method in SAFE_METHODS:
-            return [IsTenantMember()]
-        if self.request.method == "DELETE":
-            return [HasRole(self.delete_role)()]
-        return [HasRole(self.write_role)()]
 
 
 def _campaign_values(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -14,14 +14,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.authentication import ApiKeyPrincipal
-from apps.accounts.api.permissions import HasRole, IsTenantMember
+from apps.accounts.api.permissions import HasRole, RolePerMethodMixin
 from apps.accounts.api.views import ERRORS, NOT_FOUND
 from apps.accounts.models import Role
 from apps.contacts import selectors
@@ -44,20 +43,6 @@ from apps.contacts.services.groups import group_get_or_create
 from apps.core.exceptions import Conflict, NotFound, ValidationFailed
 
 TAGS = ["contacts"]
-
-
-class RolePerMethodMixin:
-    """Safe methods for every member; `write_role` to change; `delete_role` to delete."""
-
-    write_role: str = Role.AGENT
-    delete_role: str = Role.ADMIN
-
-    def get_permissions(self) -> list[BasePermission]:
-        if self.request.method in SAFE_METHODS:
-            return [IsTenantMember()]
-        if self.request.method == "DELETE":
-            return [HasRole(self.delete_role)()]
-        return [HasRole(self.write_role)()]
 
 
 class FileDownloadMixin:
