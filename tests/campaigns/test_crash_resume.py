@@ -19,11 +19,18 @@ from apps.billing.models import UsageRecord
 from apps.campaigns.models import Campaign, CampaignRun
 from apps.campaigns.services import lifecycle, progress, ticks
 from apps.contacts.models import Contact
-from apps.senders import coordination
-from apps.senders.models import MessageState, OutboundMessage, SenderProfile
+from apps.senders.models import MessageState, OutboundMessage
 from tests.campaigns.conftest import make_campaign, start
 from tests.conftest import process_env
-from tests.senders.live_workers import SenderWorker, alive, linked_session_state, start_sender_worker, wait_for
+from tests.senders.live_workers import (
+    SenderWorker,
+    alive,
+    linked_profile_create,
+    linked_session_state,
+    start_sender_worker,
+    wait_for,
+    wait_for_lease_release,
+)
 from tests.simulator.conftest import LINKED_PHONE, simulator, simulator_process  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.live
@@ -60,19 +67,15 @@ def crash_campaign(alpha_live, simulator):  # noqa: F811 - fixture
     state = linked_session_state(simulator.base_url, LINKED_PHONE)
     tag = uuid.uuid4().hex[:8]
     with tenant_context(alpha_live.tenant):
-        profile = SenderProfile.objects.create(
+        profile = linked_profile_create(
+            state=state,
+            phone=LINKED_PHONE,
             label=f"crash-resume-{tag}",
-            phone=f"+{LINKED_PHONE}",
-            status=SenderProfile.Status.CONNECTED,
             pacing_preset="custom",
             pacing_min_s=GAP_S,
             pacing_max_s=GAP_S,
             batch_size=0,
-            daily_cap=1000,
-            warmup_enabled=False,
         )
-        profile.session_state = state
-        profile.save()
         # Never ends in 0000 (the simulator's "not on WhatsApp" suffix).
         Contact.objects.bulk_create(
             [Contact(phone=f"{PHONE_PREFIX}{i:03d}1", name=f"Crash {i}") for i in range(RECIPIENTS)]
@@ -137,7 +140,7 @@ def test_kill9_mid_campaign_then_pause_and_resume_sends_nothing_twice(crash_camp
 
         simulator.configure(ack_delay_ms=150)
         second = start_sender_worker(f"cresume-b-{uuid.uuid4().hex[:6]}", env)
-        wait_for(lambda: coordination.lease_holder(schema, profile.id) is None, timeout=15, what="the lease to expire")
+        wait_for_lease_release(schema, profile.id)
         with tenant_context(world.tenant):
             campaign.refresh_from_db()
             lifecycle.campaign_resume(campaign=campaign)

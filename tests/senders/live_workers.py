@@ -69,6 +69,31 @@ def linked_session_state(base_url: str, phone: str) -> bytes:
 # --- processes ----------------------------------------------------------------------------------
 
 
+def linked_profile_create(*, state: bytes, phone: str, label: str, **settings: Any):
+    """A connected profile holding a stored session (no QR), in the current tenant schema;
+    `settings` are its pacing fields. Daily cap and warm-up are out of the way."""
+    from apps.senders.models import SenderProfile
+
+    profile = SenderProfile(
+        label=label,
+        phone=f"+{phone}",
+        status=SenderProfile.Status.CONNECTED,
+        daily_cap=1000,
+        warmup_enabled=False,
+        **settings,
+    )
+    profile.session_state = state
+    profile.save()
+    return profile
+
+
+def wait_for_lease_release(schema: str, profile_id: int) -> None:
+    """Until the (dead) driver's lease on the profile has expired, so another worker may take it."""
+    from apps.senders import coordination
+
+    wait_for(lambda: coordination.lease_holder(schema, profile_id) is None, timeout=15, what="the lease to expire")
+
+
 def children(pid: int) -> list[int]:
     """Every live descendant of `pid` (from /proc)."""
     parents: dict[int, int] = {}

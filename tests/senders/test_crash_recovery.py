@@ -20,10 +20,18 @@ from django_tenants.utils import tenant_context
 
 from apps.billing.models import UsageRecord
 from apps.senders import coordination
-from apps.senders.models import MessageState, OutboundMessage, SenderProfile
+from apps.senders.models import MessageState, OutboundMessage
 from apps.senders.services import ledger
 from tests.conftest import process_env
-from tests.senders.live_workers import SenderWorker, alive, linked_session_state, start_sender_worker, wait_for
+from tests.senders.live_workers import (
+    SenderWorker,
+    alive,
+    linked_profile_create,
+    linked_session_state,
+    start_sender_worker,
+    wait_for,
+    wait_for_lease_release,
+)
 from tests.simulator.conftest import LINKED_PHONE, simulator, simulator_process  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.live
@@ -66,19 +74,15 @@ def crash_profile(alpha_live, simulator):  # noqa: F811 - fixture
     state = linked_session_state(simulator.base_url, LINKED_PHONE)
     run = uuid.uuid4().hex[:8]
     with tenant_context(alpha_live.tenant):
-        profile = SenderProfile.objects.create(
+        profile = linked_profile_create(
+            state=state,
+            phone=LINKED_PHONE,
             label=f"crash-{run}",
-            phone=f"+{LINKED_PHONE}",
-            status=SenderProfile.Status.CONNECTED,
             pacing_preset="custom",
             pacing_min_s=GAP_S,
             pacing_max_s=GAP_S,
             batch_size=0,
-            daily_cap=1000,
-            warmup_enabled=False,
         )
-        profile.session_state = state
-        profile.save()
         texts = {}
         for i in range(MESSAGES):
             message = ledger.message_enqueue(
@@ -136,7 +140,7 @@ def test_kill9_mid_batch_then_restart_sends_every_message_exactly_once(crash_pro
         # Restart: a new worker, once the dead worker's lease has expired.
         simulator.configure(ack_delay_ms=150)
         second = start_sender_worker(f"crash-b-{uuid.uuid4().hex[:6]}", env)
-        wait_for(lambda: coordination.lease_holder(schema, profile.id) is None, timeout=15, what="the lease to expire")
+        wait_for_lease_release(schema, profile.id)
         second.kick(profile.id, schema=schema)
         with tenant_context(world.tenant):
             wait_for(
@@ -186,17 +190,13 @@ def crash_profile_pacing_off(alpha_live, simulator):  # noqa: F811 - fixture
     state = linked_session_state(simulator.base_url, LINKED_PHONE)
     run = uuid.uuid4().hex[:8]
     with tenant_context(alpha_live.tenant):
-        profile = SenderProfile.objects.create(
+        profile = linked_profile_create(
+            state=state,
+            phone=LINKED_PHONE,
             label=f"crash-off-{run}",
-            phone=f"+{LINKED_PHONE}",
-            status=SenderProfile.Status.CONNECTED,
             pacing_preset="off",
             batch_size=0,
-            daily_cap=1000,
-            warmup_enabled=False,
         )
-        profile.session_state = state
-        profile.save()
         texts = {}
         for i in range(MESSAGES):
             message = ledger.message_enqueue(
@@ -252,7 +252,7 @@ def test_kill9_with_several_messages_awaiting_their_ticks_then_restart_sends_eac
         assert unrecorded, (pending, at_kill)
 
         second = start_sender_worker(f"crash-d-{uuid.uuid4().hex[:6]}", env)
-        wait_for(lambda: coordination.lease_holder(schema, profile.id) is None, timeout=15, what="the lease to expire")
+        wait_for_lease_release(schema, profile.id)
         second.kick(profile.id, schema=schema)
         with tenant_context(world.tenant):
             wait_for(

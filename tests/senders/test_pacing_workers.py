@@ -31,17 +31,19 @@ from django_tenants.utils import tenant_context
 
 from apps.billing.models import UsageRecord
 from apps.senders import coordination
-from apps.senders.models import MessageState, OutboundMessage, SenderProfile
+from apps.senders.models import MessageState, OutboundMessage
 from apps.senders.services import ledger
 from tests.conftest import ROOT, process_env
 from tests.senders.live_workers import (
     PACING_PROBE_KEY,
     SenderWorker,
     alive,
+    linked_profile_create,
     linked_session_state,
     pacing_probe_records,
     start_sender_worker,
     wait_for,
+    wait_for_lease_release,
 )
 from tests.simulator.conftest import LINKED_PHONE, simulator, simulator_process  # noqa: F401 - fixtures
 
@@ -170,20 +172,16 @@ def paced_profile(alpha_live, simulator):  # noqa: F811 - fixture
     state = linked_session_state(simulator.base_url, LINKED_PHONE)
     run = uuid.uuid4().hex[:8]
     with tenant_context(alpha_live.tenant):
-        profile = SenderProfile.objects.create(
+        profile = linked_profile_create(
+            state=state,
+            phone=LINKED_PHONE,
             label=f"paced-{run}",
-            phone=f"+{LINKED_PHONE}",
-            status=SenderProfile.Status.CONNECTED,
             pacing_preset="custom",
             pacing_min_s=WORKERS_GAP_S,
             pacing_max_s=WORKERS_GAP_S,
             batch_size=WORKERS_BATCH,
             batch_pause_s=WORKERS_BATCH_PAUSE_S,
-            daily_cap=1000,
-            warmup_enabled=False,
         )
-        profile.session_state = state
-        profile.save()
         for i in range(WORKERS_MESSAGES):
             ledger.message_enqueue(to=recipient(i), text=f"paced {run} #{i}", region="IN", profile=profile, kick=False)
     yield alpha_live, profile
@@ -233,7 +231,7 @@ def test_two_sender_workers_on_one_profile_share_one_pacing_bucket(paced_profile
         dead = driver.kill9()
         wait_for(lambda: not [pid for pid in dead if alive(pid)], timeout=10, what="the killed worker to vanish")
 
-        wait_for(lambda: coordination.lease_holder(schema, profile.id) is None, timeout=15, what="the lease to expire")
+        wait_for_lease_release(schema, profile.id)
         other.kick(profile.id, schema=schema)
         with tenant_context(world.tenant):
             wait_for(
