@@ -194,8 +194,7 @@ def numbers_settings(request: HttpRequest, profile_id: int) -> HttpResponse:
         profile_services.profile_update(profile=profile, proxy_url=form.proxy_change(), **form.settings())
     except ChorusError as exc:
         form.add_error(SETTINGS_ERROR_FIELDS.get(exc.code), exc.message)
-        # The service set the refused values on the object before refusing; show what is stored.
-        return _detail_page(request, _profile_or_404(profile_id), settings_form=form, status=exc.status)
+        return _detail_page(request, profile, settings_form=form, status=exc.status)
     messages.success(request, _("Settings saved."))
     return redirect("portal:numbers_detail", profile_id=profile.id)
 

@@ -86,12 +86,20 @@ def profile_create(*, label: str, proxy_url: str = "", link: bool = True, **sett
     tenant = _tenant()
     quota_require(tenant=tenant, action=QuotaAction.ADD_NUMBER, current=SenderProfile.objects.count())
     profile = SenderProfile(label=label.strip() or "WhatsApp number")
-    for field, value in settings.items():
-        if field not in EDITABLE_FIELDS:
-            raise ValidationFailed(f"Unknown setting {field!r}.", code="invalid_field")
-        setattr(profile, field, value)
-    _set_proxy(profile, proxy_url)
-    _validate(profile)
+    """Change a number's settings. A refused change leaves `profile` as it was stored."""
+    unknown = set(settings) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"Unknown setting {sorted(unknown)[0]!r}.", code="invalid_field")
+    stored = {field: getattr(profile, field) for field in [*settings, "proxy_encrypted"]}
+    try:
+        for field, value in settings.items():
+            setattr(profile, field, value)
+        _set_proxy(profile, proxy_url)
+        _validate(profile)
+    except ValidationFailed:
+        for field, value in stored.items():
+            setattr(profile, field, value)
+        raise
     with transaction.atomic():
         profile.status = SenderProfile.Status.WAITING_FOR_QR if link else SenderProfile.Status.NEW
         profile.save()
@@ -112,12 +120,20 @@ def _set_proxy(profile: SenderProfile, proxy_url: str | None) -> None:
 
 
 def profile_update(*, profile: SenderProfile, proxy_url: str | None = None, **settings: Any) -> SenderProfile:
-    for field, value in settings.items():
-        if field not in EDITABLE_FIELDS:
-            raise ValidationFailed(f"Unknown setting {field!r}.", code="invalid_field")
-        setattr(profile, field, value)
-    _set_proxy(profile, proxy_url)
-    _validate(profile)
+    """Change a number's settings. A refused change leaves `profile` as it was stored."""
+    unknown = set(settings) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"Unknown setting {sorted(unknown)[0]!r}.", code="invalid_field")
+    stored = {field: getattr(profile, field) for field in [*settings, "proxy_encrypted"]}
+    try:
+        for field, value in settings.items():
+            setattr(profile, field, value)
+        _set_proxy(profile, proxy_url)
+        _validate(profile)
+    except ValidationFailed:
+        for field, value in stored.items():
+            setattr(profile, field, value)
+        raise
     fields = [*settings.keys(), "updated_at"] + (["proxy_encrypted"] if proxy_url is not None else [])
     profile.save(update_fields=fields)
     return profile
