@@ -3,7 +3,7 @@
 from django.urls import path
 
 from apps.campaigns.consumers import CampaignProgressConsumer
-from apps.contacts.consumers import ImportProgressConsumer
+from apps.contacts.consumers import ExportProgressConsumer, ImportProgressConsumer
 from apps.core.realtime.consumers import NotificationsConsumer
 from apps.senders.consumers import ProfilesConsumer
 
@@ -11,5 +11,6 @@ websocket_urlpatterns = [
     path("ws/notifications/", NotificationsConsumer.as_asgi()),
     path("ws/profiles/", ProfilesConsumer.as_asgi()),
     path("ws/imports/<int:job_id>/", ImportProgressConsumer.as_asgi()),
+    path("ws/exports/<int:export_id>/", ExportProgressConsumer.as_asgi()),
     path("ws/campaigns/<int:campaign_id>/", CampaignProgressConsumer.as_asgi()),
 ]

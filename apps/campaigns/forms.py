@@ -16,7 +16,7 @@ from apps.campaigns.models import (
     MessageTemplate,
     TemplateCategory,
 )
-from apps.contacts.models import Group
+from apps.contacts.models import Group, SavedFilter
 from apps.senders.models import MessageState, SenderProfile
 
 
@@ -42,6 +42,9 @@ class RecipientFilterForm(forms.Form):
     after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
+STOP_FAILURE_RATE_DEFAULT = Campaign._meta.get_field("stop_failure_rate").default
+STOP_MIN_SAMPLE_DEFAULT = Campaign._meta.get_field("stop_min_sample").default
+
 WEEKDAY_CHOICES = [
     (0, _("Sunday")),
     (1, _("Monday")),
@@ -63,6 +66,22 @@ class CampaignBuilderForm(forms.Form):
         label=_("Groups"), queryset=Group.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
     audience_all = forms.BooleanField(label=_("All contacts"), required=False)
+    saved_filter = forms.ModelChoiceField(
+        label=_("Saved filter"),
+        queryset=SavedFilter.objects.none(),
+        required=False,
+        empty_label=_("No saved filter"),
+        help_text=_("Narrows the groups above, or picks from all contacts when no group is chosen."),
+    )
+    audience_file = forms.FileField(
+        label=_("Or upload a list"),
+        required=False,
+        help_text=_(
+            "CSV, TSV or Excel with a phone column. It is imported into a new group for this campaign; "
+            "bad rows are reported on the import's page."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,.xlsx"}),
+    )
     # Message
     template = forms.ModelChoiceField(
         label=_("Template"), queryset=MessageTemplate.objects.none(), required=False, empty_label=_("No template")
@@ -77,7 +96,11 @@ class CampaignBuilderForm(forms.Form):
     profiles = forms.ModelMultipleChoiceField(
         label=_("WhatsApp numbers"), queryset=SenderProfile.objects.none(), widget=forms.CheckboxSelectMultiple
     )
-    rotation = forms.ChoiceField(label=_("Rotation"), choices=Campaign.Rotation.choices)
+    rotation = forms.ChoiceField(
+        label=_("Rotation"),
+        choices=Campaign.Rotation.choices,
+        help_text=_("Weighted: each number sends its share (the weights next to the numbers)."),
+    )
     pacing_override = forms.ChoiceField(
         label=_("Pacing"), required=False, choices=[("", _("Each number's own pacing")), *CAMPAIGN_PACING_CHOICES]
     )
@@ -96,12 +119,48 @@ class CampaignBuilderForm(forms.Form):
         label=_("Weekdays"), required=False, coerce=int, choices=WEEKDAY_CHOICES, widget=forms.CheckboxSelectMultiple
     )
     day_of_month = forms.IntegerField(label=_("Day of the month"), required=False, min_value=1, max_value=28)
+    # Stop rules
+    stop_failure_percent = forms.IntegerField(
+        label=_("Pause when more than this share fails (%)"),
+        min_value=1,
+        max_value=100,
+        required=False,
+        initial=round(STOP_FAILURE_RATE_DEFAULT * 100),
+    )
+    stop_min_sample = forms.IntegerField(
+        label=_("…once at least this many were sent"),
+        min_value=1,
+        max_value=1_000_000,
+        required=False,
+        initial=STOP_MIN_SAMPLE_DEFAULT,
+    )
+    stop_on_ban = forms.BooleanField(label=_("Pause when a number is banned"), required=False, initial=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["groups"].queryset = Group.objects.order_by("name")
         self.fields["template"].queryset = MessageTemplate.objects.order_by("name")
-        self.fields["profiles"].queryset = SenderProfile.objects.order_by("label")
+        self.fields["saved_filter"].queryset = SavedFilter.objects.order_by("name")
+        profiles = SenderProfile.objects.order_by("label")
+        self.fields["profiles"].queryset = profiles
+        # One weight per number (used by weighted rotation), rendered next to its checkbox.
+        self.weight_fields: dict[int, str] = {}
+        for profile in profiles:
+            key = f"weight_{profile.pk}"
+            self.fields[key] = forms.IntegerField(
+                label=_("Weight of %(number)s") % {"number": profile.label or profile.pk},
+                min_value=1,
+                max_value=1000,
+                initial=1,
+                required=False,
+                widget=forms.NumberInput(attrs={"class": "input-weight", "inputmode": "numeric"}),
+            )
+            self.weight_fields[profile.pk] = key
+
+    def profile_choices(self) -> list[tuple[Any, Any]]:
+        """(checkbox, weight field) per number, for the template."""
+        weights = {str(pk): self[key] for pk, key in self.weight_fields.items()}
+        return [(choice, weights.get(str(choice.data["value"]))) for choice in self["profiles"]]
 
     def clean_scheduled_at(self) -> datetime.datetime | None:
         # The time as typed is the workspace's local time (the service applies its time zone).
@@ -110,8 +169,9 @@ class CampaignBuilderForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if not data.get("groups") and not data.get("audience_all"):
-            self.add_error("groups", _("Choose at least one group, or all contacts."))
+        chosen = data.get("groups") or data.get("audience_all") or data.get("saved_filter") or data.get("audience_file")
+        if not chosen:
+            self.add_error("groups", _("Choose at least one group, all contacts, a saved filter or upload a list."))
         if not data.get("template") and not (data.get("body") or "").strip():
             self.add_error("body", _("Choose a template or write the text."))
         return data
@@ -123,6 +183,7 @@ class CampaignBuilderForm(forms.Form):
             "name": data["name"],
             "groups": list(data["groups"]),
             "audience_all": data["audience_all"],
+            "saved_filter": data["saved_filter"],
             "template": data["template"],
             "body": "" if data["template"] else data["body"],
             "rotation": data["rotation"],
@@ -132,4 +193,13 @@ class CampaignBuilderForm(forms.Form):
             "send_time": data["send_time"],
             "weekdays": list(data["weekdays"] or []),
             "day_of_month": data["day_of_month"],
+            # Left empty: the defaults the form showed.
+            "stop_failure_rate": (data["stop_failure_percent"] or round(STOP_FAILURE_RATE_DEFAULT * 100)) / 100,
+            "stop_min_sample": data["stop_min_sample"] or STOP_MIN_SAMPLE_DEFAULT,
+            "stop_on_ban": data["stop_on_ban"],
         }
+
+    def sender_weights(self) -> list[tuple[SenderProfile, int]]:
+        """The chosen numbers with their weights (1 when left empty)."""
+        data = self.cleaned_data
+        return [(profile, data.get(self.weight_fields.get(profile.pk, ""), None) or 1) for profile in data["profiles"]]

@@ -92,10 +92,20 @@ class Campaign(models.Model):
     body = models.TextField(_("text"), blank=True)
 
     # Audience: members of any of `groups` (an uploaded list is imported into a group), or every
-    # contact when `audience_all`; narrowed by `audience_filter` (services.audience).
+    # contact when `audience_all`; narrowed by `audience_filter` and `saved_filter`
+    # (services.audience).
     groups = models.ManyToManyField("contacts.Group", blank=True, related_name="campaigns")
     audience_all = models.BooleanField(_("all contacts"), default=False)
     audience_filter = models.JSONField(_("filter"), default=dict, blank=True)
+    # A saved filter (contacts.SavedFilter), read when each run starts; both filters apply.
+    saved_filter = models.ForeignKey(
+        "contacts.SavedFilter",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,  # refused while an unfinished campaign uses it (services)
+        related_name="campaigns",
+        verbose_name=_("saved filter"),
+    )
 
     profiles = models.ManyToManyField(
         "senders.SenderProfile", through="CampaignSender", blank=True, related_name="campaigns"

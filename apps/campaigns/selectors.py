@@ -79,11 +79,7 @@ def campaign_stats(*, campaign: Campaign, run_id: int | None = None, fresh: bool
         run.counts = progress.run_counts(run)
     summary = None
     if run is None:
-        spec = audience.audience_spec(
-            group_ids=[g.id for g in campaign.groups.all()],
-            everyone=campaign.audience_all,
-            audience_filter=campaign.audience_filter,
-        )
+        spec = audience.campaign_audience_spec(campaign)
         summary = audience.audience_summary(spec, zone=tenant_zone(current_tenant()))
     return CampaignStats(campaign=campaign, run=run, progress=progress.progress_event(campaign, run), audience=summary)
 
@@ -107,18 +103,31 @@ class CampaignEstimate:
 
 
 def campaign_estimate(
-    *, group_ids: list[int], everyone: bool, profiles: list[Any], pacing_override: str = ""
+    *,
+    group_ids: list[int],
+    everyone: bool,
+    profiles: list[Any],
+    pacing_override: str = "",
+    saved_filter: Any = None,
+    weights: list[int] | None = None,
 ) -> CampaignEstimate:
+    """Audience counts and a duration: each number sends its share (equal, or by `weights` for
+    weighted rotation) at its mean pacing gap; the slowest number sets the duration."""
     import math
 
     from apps.senders.models import PACING_PRESETS
 
-    spec = audience.audience_spec(group_ids=group_ids, everyone=everyone, audience_filter={})
+    spec = audience.audience_spec(group_ids=group_ids, everyone=everyone, audience_filter={}, saved_filter=saved_filter)
     summary = audience.audience_summary(spec, zone=tenant_zone(current_tenant()))
     gaps = [
         sum(PACING_PRESETS[pacing_override]) / 2 if pacing_override else sum(profile.pacing_gap_s) / 2
         for profile in profiles
     ]
-    per_number = math.ceil(summary.sendable / len(gaps)) if gaps else 0
-    duration = round(per_number * max(gaps)) if gaps else 0
+    shares = weights if weights and len(weights) == len(gaps) else [1] * len(gaps)
+    total = sum(shares)
+    duration = (
+        max(round(math.ceil(summary.sendable * share / total) * gap) for share, gap in zip(shares, gaps, strict=True))
+        if gaps
+        else 0
+    )
     return CampaignEstimate(audience=summary, numbers=len(gaps), duration_s=duration)

@@ -27,9 +27,11 @@ from apps.campaigns import analytics, rendering, selectors
 from apps.campaigns.forms import CampaignBuilderForm, PreviewForm, RecipientFilterForm, TemplateForm
 from apps.campaigns.models import Campaign, MessageTemplate, TemplateCategory
 from apps.campaigns.services import campaigns as campaign_services
-from apps.campaigns.services import lifecycle
+from apps.campaigns.services import lifecycle, lists
 from apps.campaigns.services import templates as template_services
 from apps.campaigns.services.errors import CampaignError
+from apps.contacts import selectors as contact_selectors
+from apps.contacts.models import ImportJob
 from apps.contacts.spreadsheets import row_neutralise
 from apps.core.exceptions import ChorusError, NotFound
 from apps.portal.access import forbidden, has_role, role_required
@@ -407,21 +409,32 @@ def campaigns_new(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         form = CampaignBuilderForm()
         return _builder_page(request, form, None)
-    form = CampaignBuilderForm(request.POST)
+    form = CampaignBuilderForm(request.POST, request.FILES)
     estimate = None
+    uploaded = None
+    if form.is_valid() and form.cleaned_data.get("audience_file") is not None:
+        form, uploaded = _builder_list_upload(request, form)
+        if uploaded is None:
+            return _builder_page(request, form, None, status=400)
     if form.is_valid():
         values = form.service_values()
         try:
             template = values["template"]
             rendering.template_validate(template.body if template is not None else values["body"])
+            weights = form.sender_weights()
             estimate = selectors.campaign_estimate(
                 group_ids=[group.id for group in values["groups"]],
                 everyone=values["audience_all"],
-                profiles=list(form.cleaned_data["profiles"]),
+                profiles=[profile for profile, _weight in weights],
+                weights=[weight for _profile, weight in weights]
+                if values["rotation"] == Campaign.Rotation.WEIGHTED
+                else None,
                 pacing_override=values["pacing_override"],
+                saved_filter=values["saved_filter"],
             )
-            if "confirm" in request.POST:
-                senders = [campaign_services.SenderChoice(profile=p) for p in form.cleaned_data["profiles"]]
+            # A list uploaded with this press is reviewed first, never created unseen.
+            if "confirm" in request.POST and uploaded is None:
+                senders = [campaign_services.SenderChoice(profile=p, weight=w) for p, w in weights]
                 created_by = request.user.pk
                 campaign = campaign_services.campaign_create(created_by_id=created_by, senders=senders, **values)
                 logger.info("portal.campaign_created", extra={"campaign_id": campaign.id, "user_id": created_by})
@@ -432,6 +445,24 @@ def campaigns_new(request: HttpRequest) -> HttpResponse:
             estimate = None
     status = 200 if form.is_valid() and estimate is not None else 400
     return _builder_page(request, form, estimate, status=status)
+
+
+def _builder_list_upload(request: HttpRequest, form: CampaignBuilderForm) -> tuple[CampaignBuilderForm, Any]:
+    """Import the uploaded list into a new group and return the builder with that group chosen
+    (and the import), or the form with the file's error and None."""
+    upload = form.cleaned_data["audience_file"]
+    try:
+        job = lists.audience_list_upload(
+            campaign_name=form.cleaned_data["name"], stream=upload, name=upload.name, created_by_id=request.user.pk
+        )
+    except ChorusError as exc:
+        form.add_error("audience_file", exc.message)
+        return form, None
+    data = request.POST.copy()
+    data.setlist("groups", [*data.getlist("groups"), str(job.group_id)])
+    rebuilt = CampaignBuilderForm(data)
+    rebuilt.is_valid()
+    return rebuilt, job
 
 
 def _duration_text(seconds: int) -> str:
@@ -445,8 +476,11 @@ def _duration_text(seconds: int) -> str:
 
 
 def _builder_page(request: HttpRequest, form: CampaignBuilderForm, estimate: Any, status: int = 200) -> HttpResponse:
+    groups = form.cleaned_data.get("groups") if form.is_bound and hasattr(form, "cleaned_data") else None
     context = {
         "form": form,
+        "importing": list(contact_selectors.imports_unfinished_into([g.id for g in groups])) if groups else [],
+        "import_state_labels": dict(ImportJob.State.choices),
         "estimate": estimate,
         "duration": _duration_text(estimate.duration_s) if estimate is not None else "",
         "tenant_timezone": request.tenant.timezone,

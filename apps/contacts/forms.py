@@ -10,7 +10,7 @@ from django import forms
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from apps.contacts.models import GROUP_NAME_MAX_LENGTH, Contact, Group, ImportJob
+from apps.contacts.models import GROUP_NAME_MAX_LENGTH, Contact, Group, ImportJob, SavedFilter
 from apps.contacts.services.bulk import BULK_ACTION_MAX_CONTACTS
 from apps.contacts.services.import_mapping import CUSTOM_KEY, CUSTOM_PREFIX
 
@@ -58,19 +58,28 @@ class ContactFilterForm(forms.Form):
     )
     group = GroupChoiceField(label=_("Group or tag"), empty_label=_("All groups"))
     opted_out = forms.ChoiceField(label=_("Opt-out"), required=False, choices=OPTED_OUT_CHOICES)
+    saved_filter = forms.ModelChoiceField(
+        label=_("Saved filter"), queryset=SavedFilter.objects.none(), required=False, empty_label=_("No saved filter")
+    )
     after = forms.IntegerField(required=False, min_value=1, max_value=ID_MAX, widget=forms.HiddenInput)
     before = forms.IntegerField(required=False, min_value=1, max_value=ID_MAX, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["group"].queryset = _group_queryset()
+        self.fields["saved_filter"].queryset = SavedFilter.objects.order_by("name")
 
     def filters(self) -> dict[str, Any]:
         """Keyword arguments for selectors.contacts_list."""
         data = self.cleaned_data
         opted_out = {"yes": True, "no": False}.get(data.get("opted_out") or "")
-        group = data.get("group")
-        return {"search": data.get("q") or "", "group_id": group.id if group else None, "opted_out": opted_out}
+        group, saved_filter = data.get("group"), data.get("saved_filter")
+        return {
+            "search": data.get("q") or "",
+            "group_id": group.id if group else None,
+            "opted_out": opted_out,
+            "saved_filter_id": saved_filter.id if saved_filter else None,
+        }
 
     def is_filtered(self) -> bool:
         return any(value not in ("", None) for value in self.filters().values())
@@ -85,6 +94,8 @@ class ContactFilterForm(forms.Form):
             params["group"] = data["group"].id
         if data.get("opted_out"):
             params["opted_out"] = data["opted_out"]
+        if data.get("saved_filter"):
+            params["saved_filter"] = data["saved_filter"].id
         params.update({key: value for key, value in cursor.items() if value is not None})
         return urlencode(params)
 
@@ -367,3 +378,82 @@ class ImportMappingForm(forms.Form):
 
 class DelimiterForm(forms.Form):
     delimiter = forms.ChoiceField(label=_("Delimiter"), choices=DELIMITER_CHOICES, required=False)
+
+
+# --- saved filters ------------------------------------------------------------------------------
+
+RULE_FIELD_CHOICES = [
+    ("", _("—")),
+    ("name", _("Name")),
+    ("email", _("E-mail")),
+    ("language", _("Language")),
+    ("consent", _("Consent")),
+    ("created_at", _("Added")),
+    ("custom", _("Custom field…")),
+]
+RULE_OP_CHOICES = [
+    ("eq", _("is")),
+    ("ne", _("is not")),
+    ("in", _("is one of (comma-separated)")),
+    ("contains", _("contains")),
+    ("exists", _("is filled in")),
+    ("not_exists", _("is empty")),
+    ("after", _("on or after")),
+    ("before", _("before")),
+]
+# Blank rule rows offered below the filled ones.
+RULE_BLANK_ROWS = 3
+
+
+class SavedFilterForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=GROUP_NAME_MAX_LENGTH)
+    match = forms.ChoiceField(
+        label=_("Contacts must match"),
+        choices=[("all", _("all of the rules")), ("any", _("any of the rules"))],
+        initial="all",
+    )
+
+
+class FilterRuleForm(forms.Form):
+    field = forms.ChoiceField(label=_("Field"), choices=RULE_FIELD_CHOICES, required=False)
+    custom_key = forms.CharField(
+        label=_("Custom field"), required=False, max_length=100, widget=forms.TextInput(attrs={"placeholder": "city"})
+    )
+    op = forms.ChoiceField(label=_("Condition"), choices=RULE_OP_CHOICES, required=False)
+    value = forms.CharField(label=_("Value"), required=False, max_length=2000)
+
+    def rule(self) -> dict[str, Any] | None:
+        """The spec rule of this row, or None for an empty row (the service checks the rest)."""
+        data = self.cleaned_data
+        field = data.get("field") or ""
+        if not field:
+            return None
+        if field == "custom":
+            field = f"custom.{(data.get('custom_key') or '').strip()}"
+        op, value = data.get("op") or "eq", (data.get("value") or "").strip()
+        if op == "in":
+            return {"field": field, "op": op, "value": [part.strip() for part in value.split(",") if part.strip()]}
+        if op in ("exists", "not_exists"):
+            return {"field": field, "op": op}
+        return {"field": field, "op": op, "value": value}
+
+    @staticmethod
+    def initial_for(rule: dict[str, Any]) -> dict[str, Any]:
+        field = rule.get("field", "")
+        value = rule.get("value")
+        custom = field.startswith("custom.")
+        return {
+            "field": "custom" if custom else field,
+            "custom_key": field[len("custom.") :] if custom else "",
+            "op": rule.get("op", "eq"),
+            "value": ", ".join(value) if isinstance(value, list) else (value or ""),
+        }
+
+
+FilterRuleFormSet = forms.formset_factory(FilterRuleForm, extra=0)
+
+
+def filter_rule_formset(data: Any = None, *, spec: dict[str, Any] | None = None) -> Any:
+    rules = (spec or {}).get("rules", [])
+    initial = [FilterRuleForm.initial_for(rule) for rule in rules] + [{} for _ in range(RULE_BLANK_ROWS)]
+    return FilterRuleFormSet(data, initial=None if data is not None else initial, prefix="rule")

@@ -212,3 +212,82 @@ class ImportMapping(models.Model):
 
     def __str__(self) -> str:
         return ", ".join(self.headers[:5])
+
+
+class SavedFilter(models.Model):
+    """A named audience filter over contact fields (the spec of apps.contacts.filters), reused by
+    the contacts list and by campaigns; a campaign reads it when each run starts, so a recurring
+    campaign follows later edits."""
+
+    name = models.CharField(_("name"), max_length=GROUP_NAME_MAX_LENGTH)
+    spec = models.JSONField(_("rules"), default=dict)
+    created_by_id = models.BigIntegerField(null=True, blank=True)  # a public-schema user id
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="contact_saved_filter_name_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def export_upload_to(instance: ContactExport, filename: str) -> str:
+    # Private like import files: no URL serves MEDIA_ROOT; the file is downloaded through an
+    # authenticated view of the owning tenant.
+    from django.db import connection
+
+    return f"exports/{connection.schema_name}/{filename}"
+
+
+class ContactExport(models.Model):
+    """One background export of contacts: the list's filters when it was asked for, the file the
+    worker wrote (CSV or XLSX, cells neutralised against formulas) and how far it got. Files are
+    deleted after a while (state `expired`); the row stays as a record."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    class Format(models.TextChoices):
+        CSV = "csv", _("CSV")
+        XLSX = "xlsx", _("Excel (.xlsx)")
+
+    file_format = models.CharField(_("format"), max_length=8, choices=Format.choices, default=Format.CSV)
+    # Keyword arguments of selectors.contacts_list, as they were when the export was asked for.
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
+    # rows_total is counted when the run starts (contacts added meanwhile may still be written);
+    # once completed it is the number of rows in the file.
+    rows_total = models.PositiveIntegerField(_("rows to write"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows written"), default=0)
+    file = models.FileField(_("file"), upload_to=export_upload_to, max_length=300, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    # Users live in the public schema; the id is kept without a cross-schema foreign key.
+    requested_by_id = models.BigIntegerField(_("requested by"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"contacts.{self.file_format} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.COMPLETED, self.State.FAILED, self.State.EXPIRED)
+
+    @property
+    def progress(self) -> int:
+        """Percent written: 100 only once completed."""
+        if self.state == self.State.COMPLETED:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)

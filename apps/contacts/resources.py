@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import OuterRef, QuerySet
 from import_export import fields, resources, widgets
 
-from apps.contacts.models import Contact, Group
+from apps.contacts.models import Contact, Group, GroupMembership
 from apps.contacts.services.phones import PhoneNormaliser
 from apps.contacts.spreadsheets import formula_neutralise
 
@@ -36,6 +38,8 @@ CONTACT_EXPORT_FIELDS = (
     "created_at",
     "updated_at",
 )
+# The annotation `contacts_with_group_names` adds: each contact's group names, in name order.
+GROUP_NAMES_ANNOTATION = "export_group_names"
 
 
 class JSONWidget(widgets.Widget):
@@ -68,6 +72,15 @@ def tenant_region() -> str:
 class NeutralisedExportMixin:
     def export_field(self, field, instance, **kwargs):
         return formula_neutralise(super().export_field(field, instance, **kwargs))
+
+
+def contacts_with_group_names(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
+    """`queryset` with each contact's group names, for exports of many contacts: one subquery in
+    the same SELECT, where prefetching builds a queryset per contact (half the export's time).
+    Ordered by name like the prefetched relation (Group's default ordering), so the groups cell
+    is the same either way."""
+    names = GroupMembership.objects.filter(contact=OuterRef("pk")).order_by("group__name").values("group__name")
+    return queryset.annotate(**{GROUP_NAMES_ANNOTATION: ArraySubquery(names)})
 
 
 class ContactResource(NeutralisedExportMixin, resources.ModelResource):
@@ -117,6 +130,12 @@ class ContactResource(NeutralisedExportMixin, resources.ModelResource):
 
     def get_queryset(self):
         return Contact.objects.prefetch_related("groups")
+
+    def dehydrate_groups(self, contact: Contact) -> str:
+        names = getattr(contact, GROUP_NAMES_ANNOTATION, None)
+        if names is None:
+            return self.fields["groups"].export(contact)
+        return self.fields["groups"].widget.separator.join(names)
 
 
 # Written by the product (consent and opt-out records, timestamps), never by a spreadsheet.

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
-from apps.contacts.models import Contact, Group, ImportJob, SuppressedNumber
+from apps.contacts import filters
+from apps.contacts.models import Contact, Group, ImportJob, SavedFilter, SuppressedNumber
 from apps.contacts.resources import tenant_region
 from apps.contacts.services.phones import normalise_phone
 
@@ -40,14 +42,46 @@ def _search(queryset: QuerySet[Contact], term: str) -> QuerySet[Contact]:
     return queryset.filter(name__icontains=term)
 
 
-def contacts_list(*, search: str = "", group_id: int | None = None, opted_out: bool | None = None) -> QuerySet[Contact]:
+def contacts_list(
+    *,
+    search: str = "",
+    group_id: int | None = None,
+    opted_out: bool | None = None,
+    saved_filter_id: int | None = None,
+) -> QuerySet[Contact]:
+    """Contacts matching the list's filters (ids, not objects, so exports can store them)."""
     queryset = Contact.objects.all()
     queryset = _search(queryset, search)
     if group_id is not None:
         queryset = queryset.filter(memberships__group_id=group_id)
     if opted_out is not None:
         queryset = queryset.filter(opted_out_at__isnull=not opted_out)
+    if saved_filter_id is not None:
+        saved_filter = SavedFilter.objects.filter(pk=saved_filter_id).first()
+        # A filter deleted since the link was made matches nobody rather than everybody.
+        queryset = queryset.filter(id__in=_spec_ids(saved_filter.spec)) if saved_filter else queryset.none()
     return queryset
+
+
+def _spec_ids(spec: dict) -> RawSQL:
+    # A semi-join the planner combines with the other conditions and the keyset order.
+    where, params = filters.spec_where(spec, zone=filters.tenant_zone())
+    sql = f"SELECT c.id FROM contacts_contact c WHERE {where}"  # noqa: S608 - fixed SQL, values are params
+    return RawSQL(sql, params)  # noqa: S611
+
+
+def saved_filters_list() -> QuerySet[SavedFilter]:
+    return SavedFilter.objects.order_by("name")
+
+
+def saved_filter_matches(spec: dict, *, limit: int) -> tuple[int, bool]:
+    """How many contacts a spec matches, counted up to `limit` (count, exact)."""
+    where, params = filters.spec_where(spec, zone=filters.tenant_zone())
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM contacts_contact c WHERE {where} LIMIT %s) AS m"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit + 1])
+        count = int(cursor.fetchone()[0])
+    return min(count, limit), count <= limit
 
 
 def contact_group_ids(contact: Contact) -> list[int]:
@@ -60,6 +94,13 @@ def groups_list() -> QuerySet[Group]:
 
 def import_jobs_list() -> QuerySet[ImportJob]:
     return ImportJob.objects.select_related("group")
+
+
+def imports_unfinished_into(group_ids: list[int]) -> QuerySet[ImportJob]:
+    """Imports still loading contacts into any of these groups, oldest first."""
+    return ImportJob.objects.filter(
+        group_id__in=group_ids, state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING)
+    ).order_by("id")
 
 
 # --- the portal's list: keyset pages and a total that never counts a million rows ---------------

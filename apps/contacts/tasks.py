@@ -1,12 +1,14 @@
-"""Celery front doors of contacts (queue `imports`, routed by the `imports.` name prefix)."""
+"""Celery front doors of contacts (queue `imports`, routed by the `imports.` name prefix; the
+hourly file sweep runs on `default`)."""
 
 from __future__ import annotations
 
 import logging
 
 from django.db import InterfaceError, OperationalError
+from django_tenants.utils import get_public_schema_name, schema_context
 
-from apps.contacts.services import importing
+from apps.contacts.services import exporting, import_uploads, importing
 from config.celery import app
 
 logger = logging.getLogger(__name__)
@@ -14,6 +16,8 @@ logger = logging.getLogger(__name__)
 # A lost database connection is worth another try: the run is idempotent (its data lands in
 # one transaction) and starts over.
 IMPORT_MAX_RETRIES = 3
+# The same for exports: a retried run writes its file again from the start.
+EXPORT_MAX_RETRIES = 3
 
 
 @app.task(
@@ -26,3 +30,31 @@ IMPORT_MAX_RETRIES = 3
 def contacts_import(job_id: int) -> None:
     """Run one contact import in the schema it was sent from."""
     importing.import_job_run(job_id=job_id)
+
+
+@app.task(
+    name="imports.contacts_export",
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=EXPORT_MAX_RETRIES,
+)
+def contacts_export(export_id: int) -> None:
+    """Write one contact export's file in the schema it was asked for in."""
+    exporting.contact_export_run(export_id=export_id)
+
+
+@app.task(name="contacts.files_sweep", ignore_result=True)
+def files_sweep() -> int:
+    """Beat, hourly (public schema): delete wizard uploads nobody turned into an import, and
+    the files of exports past their keeping time in every workspace. Returns how many files
+    were deleted."""
+    from apps.tenants.models import Tenant
+
+    deleted = import_uploads.import_uploads_sweep()
+    schemas = Tenant.objects.exclude(schema_name=get_public_schema_name()).values_list("schema_name", flat=True)
+    for schema in schemas:
+        with schema_context(schema):
+            deleted += exporting.contact_exports_expire()
+    logger.info("contacts.files_swept", extra={"deleted": deleted})
+    return deleted

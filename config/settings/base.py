@@ -239,6 +239,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "apps.accounts.models.Role",
         "ApiKeyRoleEnum": "apps.accounts.services.api_keys.KEY_ROLE_CHOICES",
         "ImportJobStateEnum": "apps.contacts.api.serializers.IMPORT_STATE_CHOICES",
+        "ContactExportStateEnum": "apps.contacts.api.serializers.CONTACT_EXPORT_STATE_CHOICES",
         "MessageStateEnum": "apps.senders.models.MessageState",
         "CampaignStateEnum": "apps.campaigns.api.serializers.CAMPAIGN_STATE_CHOICES",
         "CampaignRunStateEnum": "apps.campaigns.api.serializers.CAMPAIGN_RUN_STATE_CHOICES",
@@ -273,6 +274,8 @@ CELERY_BEAT_SCHEDULE = {
     "senders-dispatch": {"task": "senders.dispatch", "schedule": 10.0, "tenant_schemas": ["public"]},
     # Restart lost campaign ticks and materializations; resume campaigns paused by plan limits.
     "campaigns-watchdog": {"task": "campaigns.watchdog", "schedule": 15.0, "tenant_schemas": ["public"]},
+    # Delete abandoned import-wizard uploads and expired export files of every workspace.
+    "contacts-files-sweep": {"task": "contacts.files_sweep", "schedule": 3600.0, "tenant_schemas": ["public"]},
 }
 
 # --- i18n, time, static -----------------------------------------------------------------------

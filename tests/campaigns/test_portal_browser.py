@@ -149,3 +149,54 @@ def test_builder_previews_the_chosen_template(asgi_server, alpha_live, owner_ses
         return page.locator("[data-preview-text]").inner_text()
 
     assert with_browser(scenario) == "Hello there, thank you for being with us. Reply STOP to opt out."
+
+
+def test_builder_imports_an_uploaded_list_and_follows_its_progress(
+    asgi_server, celery_worker_process, alpha_live, owner_session
+):
+    """The builder's "upload a list": the file goes to the `imports` worker, the page shows the
+    new group chosen and the import's progress live until it is done."""
+    from apps.billing.models import UsageRecord
+    from apps.contacts.models import Group, ImportJob, ImportMapping
+
+    phones = [f"+9198761{index:05d}" for index in range(300)]
+    data = ("mobile,name\n" + "".join(f"{phone},Listed {i}\n" for i, phone in enumerate(phones))).encode()
+    with tenant_context(alpha_live.tenant):
+        profile = make_profile("List sender")
+
+    def scenario(browser):
+        page = open_real_portal_page(browser, asgi_server, alpha_live.host, owner_session, "/campaigns/new/")
+        page.fill("#id_name", "List campaign")
+        page.fill("#id_body", "Hello {{name|there}}")
+        page.check(f'input[name="profiles"][value="{profile.id}"]')
+        page.set_input_files("#id_audience_file", files=[{"name": "list.csv", "mimeType": "text/csv", "buffer": data}])
+        page.click("[data-review-campaign]")
+        page.wait_for_selector("[data-builder-import]")
+        page.wait_for_selector("[data-builder-import] [data-show-when-finished]:not([hidden])", timeout=60_000)
+        return (
+            page.locator("[data-builder-import] [data-import-state]").get_attribute("data-import-state"),
+            page.locator('[data-builder-import] [data-import-field="processed_rows"]').inner_text(),
+            page.locator('input[name="groups"]:checked').evaluate_all("(nodes) => nodes.map((n) => n.value)"),
+        )
+
+    try:
+        state, processed, checked = with_browser(scenario)
+        with tenant_context(alpha_live.tenant):
+            job = ImportJob.objects.select_related("group").get(original_name="list.csv")
+            members = job.group.memberships.count()
+
+        assert state == "completed" and processed.replace(",", "") == "300"
+        assert checked == [str(job.group_id)] and job.group.name.startswith("List campaign · list ")
+        assert members == 300
+    finally:
+        with tenant_context(alpha_live.tenant):
+            Contact.objects.filter(phone__in=phones).delete()
+            ImportMapping.objects.filter(headers=["mobile", "name"]).delete()
+            for stored in ImportJob.objects.filter(original_name="list.csv"):
+                stored.file.delete(save=False)
+                if stored.error_file:
+                    stored.error_file.delete(save=False)
+                stored.delete()
+            Group.objects.filter(name__startswith="List campaign · list ").delete()
+            SenderProfile.objects.filter(id=profile.id).delete()
+        UsageRecord.objects.filter(tenant=alpha_live.tenant).delete()

@@ -5,6 +5,7 @@ schedule; bad input and refused roles create nothing."""
 from __future__ import annotations
 
 import datetime
+import re
 import zoneinfo
 
 import pytest
@@ -146,7 +147,7 @@ def test_weekly_schedule_with_a_template(alpha, agent, world):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"groups": []}, "Choose at least one group, or all contacts."),
+        ({"groups": []}, "Choose at least one group, all contacts, a saved filter or upload a list."),
         ({"body": ""}, "Choose a template or write the text."),
         ({"body": "Hi {{nmae}}"}, "Unknown placeholder: {{nmae}}."),
         ({"profiles": []}, "This field is required."),
@@ -176,3 +177,74 @@ def test_another_tenants_groups_and_numbers_are_not_accepted(alpha, beta, client
     assert response.status_code == 400
     assert campaign_count(alpha) == 0
     assert in_schema(beta, lambda: Campaign.objects.count()) == 0
+
+
+def test_weights_stop_rules_and_a_saved_filter_are_kept(alpha, agent, world):
+    from apps.contacts.services import saved_filters
+
+    saved_id = in_schema(
+        alpha,
+        lambda: saved_filters.saved_filter_create(name="Named", spec={"rules": [{"field": "name", "op": "exists"}]}).id,
+    )
+    extra = {
+        "saved_filter": saved_id,
+        "rotation": "weighted",
+        f"weight_{world['main']}": "3",
+        f"weight_{world['backup']}": "1",
+        "stop_failure_percent": "12",
+        "stop_min_sample": "20",
+    }
+
+    review = agent.post("/campaigns/new/", form(world, **extra))
+    response = agent.post("/campaigns/new/", form(world, confirm="1", **extra))
+
+    def read():
+        campaign = Campaign.objects.get()
+        weights = dict(campaign.senders.values_list("profile_id", "weight"))
+        return campaign, weights
+
+    campaign, weights = in_schema(alpha, read)
+    # 3 sendable: the main number's share is ⌈3 × 3/4⌉ = 3 messages at 7.5 s (22.5 s); the backup's 1.
+    assert 'data-seconds="22"' in review.content.decode(), re.findall(r'data-seconds="[0-9]+"', review.content.decode())
+    assert response.status_code == 302
+    assert (campaign.saved_filter_id, campaign.rotation) == (saved_id, "weighted")
+    assert weights == {world["main"]: 3, world["backup"]: 1}
+    # stop_on_ban was not ticked: a form left unticked means "no".
+    assert (campaign.stop_failure_rate, campaign.stop_min_sample, campaign.stop_on_ban) == (0.12, 20, False)
+    page = agent.get(response["Location"]).content.decode()
+    assert "Named" in page and "×3" in page and "Pause above 12% failed after 20 sends" in page
+
+
+def test_uploading_a_list_imports_it_into_a_new_group_and_reviews_before_creating(alpha, agent, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.contacts.models import ImportJob
+
+    upload = SimpleUploadedFile("vip.csv", b"phone,name\n+919876011111,Asha\n+919876022222,Ravi\n", "text/csv")
+
+    response = agent.post("/campaigns/new/", form(world, groups=[], audience_file=upload, confirm="1"))
+    html = response.content.decode()
+    job = in_schema(alpha, lambda: ImportJob.objects.select_related("group").get())
+
+    assert response.status_code == 200
+    assert campaign_count(alpha) == 0  # reviewed first, even with the create button pressed
+    assert job.original_name == "vip.csv" and job.group.name.startswith("Diwali offer · list ")
+    assert re.search(rf'name="groups" value="{job.group_id}"[^>]* checked', html), re.findall(
+        r'<input[^>]*name="groups"[^>]*>', html
+    )
+    assert f'data-import-page="{job.pk}"' in html and "data-create-campaign" in html
+
+
+def test_a_list_the_import_cannot_read_is_shown_and_nothing_is_made(alpha, agent, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.contacts.models import Group, ImportJob
+
+    upload = SimpleUploadedFile("vip.csv", b"name\nAsha\n", "text/csv")
+
+    response = agent.post("/campaigns/new/", form(world, groups=[], audience_file=upload))
+
+    assert response.status_code == 400
+    assert "phone" in response.content.decode().lower()
+    assert in_schema(alpha, lambda: (ImportJob.objects.count(), Group.objects.count())) == (0, 2)
+    assert campaign_count(alpha) == 0

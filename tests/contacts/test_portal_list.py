@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 from apps.accounts.models import Membership, Role, User
 from apps.contacts import selectors
-from apps.contacts.models import Contact, Group, GroupMembership
+from apps.contacts.models import Contact, ContactExport, Group, GroupMembership
 from tests.conftest import PASSWORD
 
 ROW = re.compile(r'data-contact-row="(\d+)"')
@@ -350,7 +350,13 @@ def test_bulk_ids_of_another_tenant_touch_nothing_there(alpha, beta, client_for)
 # --- export -------------------------------------------------------------------------------------
 
 
-def test_viewer_exports_the_filtered_list_as_csv_with_formulas_neutralised(alpha, client_for):
+def test_viewer_exports_the_filtered_list_as_csv_with_formulas_neutralised(
+    alpha, client_for, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The Export button posts the list's filters; the background export writes exactly the
+    filtered contacts (see tests/contacts/test_export_jobs.py for the job itself)."""
+    from apps.contacts import tasks
+
     def seed():
         vip = Group.objects.create(name="VIP")
         a = Contact.objects.create(phone="+919800000001", name="=HYPERLINK(1)")
@@ -360,12 +366,21 @@ def test_viewer_exports_the_filtered_list_as_csv_with_formulas_neutralised(alpha
 
     vip = in_schema(alpha, seed)
     viewer = client_for(alpha, member(alpha, Role.VIEWER))
+    started: list[int] = []
+    monkeypatch.setattr(tasks.contacts_export, "delay", started.append)
 
     page = viewer.get("/contacts/", {"group": vip}).content.decode()
-    response = viewer.get("/contacts/export/", {"group": vip})
+    refused = viewer.get("/contacts/export/", {"group": vip})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = viewer.post(f"/contacts/export/?group={vip}", {"file_format": "csv"})
 
-    assert f'href="/contacts/export/?group={vip}"' in page
-    assert response.status_code == 200
-    assert response["Content-Disposition"] == 'attachment; filename="contacts.csv"'
-    table = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert f'action="/contacts/export/?group={vip}" data-export-form' in page
+    assert refused.status_code == 405
+    export_id = in_schema(alpha, lambda: ContactExport.objects.get().id)
+    assert response.status_code == 302 and response["Location"] == f"/contacts/exports/{export_id}/"
+    assert started == [export_id]
+    in_schema(alpha, lambda: tasks.contacts_export(export_id))
+    download = viewer.get(f"/contacts/exports/{export_id}/download/")
+    assert download["Content-Disposition"] == 'attachment; filename="contacts.csv"'
+    table = list(csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
     assert [(row["phone"], row["name"]) for row in table] == [("+919800000001", "'=HYPERLINK(1)")]

@@ -15,7 +15,7 @@ from rest_framework import serializers
 from apps.campaigns import rendering
 from apps.campaigns.models import CAMPAIGN_PACING_CHOICES, Campaign, CampaignRun, MessageTemplate, TemplateCategory
 from apps.campaigns.services.campaigns import campaign_text
-from apps.contacts.models import Group
+from apps.contacts.models import Group, SavedFilter
 from apps.senders.models import MessageState, OutboundMessage, SenderProfile
 
 # Named for drf-spectacular (ENUM_NAME_OVERRIDES): several models have a "state".
@@ -145,6 +145,12 @@ class CampaignWriteSerializer(serializers.Serializer):
             "Narrows the groups' members, or all contacts when no group is given."
         ),
     )
+    saved_filter = serializers.PrimaryKeyRelatedField(
+        queryset=SavedFilter.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="A saved filter (/api/v1/saved-filters), read when each run starts; applies with audience_filter.",
+    )
     senders = SenderChoiceSerializer(many=True, required=False)
     rotation = serializers.ChoiceField(choices=Campaign.Rotation.choices, required=False)
     pacing_override = serializers.ChoiceField(choices=CAMPAIGN_PACING_CHOICES, allow_blank=True, required=False)
@@ -208,6 +214,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "groups",
             "audience_all",
             "audience_filter",
+            "saved_filter",
             "senders",
             "rotation",
             "pacing_override",

@@ -194,6 +194,7 @@ CAMPAIGN_FIELDS = (
     "body",
     "audience_all",
     "audience_filter",
+    "saved_filter",
     "rotation",
     "pacing_override",
     "schedule",
@@ -225,7 +226,10 @@ def _save_definition(
     _validate_text(merged["template"], merged["body"])
     group_ids = [g.id for g in groups] if groups is not None else list(campaign.groups.values_list("id", flat=True))
     audience.audience_spec(
-        group_ids=group_ids, everyone=merged["audience_all"], audience_filter=merged["audience_filter"]
+        group_ids=group_ids,
+        everyone=merged["audience_all"],
+        audience_filter=merged["audience_filter"],
+        saved_filter=merged["saved_filter"],
     )
     if senders is not None:
         _validate_senders(senders)

@@ -22,3 +22,4 @@ class CampaignError(StrEnum):
     TEMPLATE_IN_USE = "template_in_use"
     CONTACT_NOT_FOUND = "contact_not_found"
     RUN_IN_PROGRESS = "run_in_progress"
+    AUDIENCE_IMPORTING = "audience_importing"

@@ -108,11 +108,8 @@ def campaign_start(*, campaign: Campaign, trigger: str = "manual") -> CampaignRu
             )
         text = campaign_text(campaign)
         rendering.template_validate(text)
-        audience.audience_spec(
-            group_ids=list(campaign.groups.values_list("id", flat=True)),
-            everyone=campaign.audience_all,
-            audience_filter=campaign.audience_filter,
-        )
+        audience.campaign_audience_spec(campaign)
+        audience.audience_imports_check(campaign)
         if not usable_senders(campaign):
             raise ValidationFailed(
                 "Add a WhatsApp number that can send (not banned) to this campaign.", code=CampaignError.NO_SENDER

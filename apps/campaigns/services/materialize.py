@@ -85,11 +85,7 @@ class Materialized:
 
 
 def _audience_sql(campaign: Campaign, fields: tuple[str, ...], zone) -> tuple[str, list]:
-    spec = audience.audience_spec(
-        group_ids=list(campaign.groups.values_list("id", flat=True)),
-        everyone=campaign.audience_all,
-        audience_filter=campaign.audience_filter,
-    )
+    spec = audience.campaign_audience_spec(campaign)
     where, where_params = audience.audience_where(spec, zone=zone)
     columns, column_params = [], []
     for key in fields:
@@ -272,11 +268,7 @@ def run_materialize(*, run_id: int) -> CampaignRun | None:
         group_count = campaign.groups.count()
         matches = result.recipients
         if group_count > 1 and not campaign.audience_all and result.recipients:
-            spec = audience.audience_spec(
-                group_ids=list(campaign.groups.values_list("id", flat=True)),
-                everyone=False,
-                audience_filter=campaign.audience_filter,
-            )
+            spec = audience.campaign_audience_spec(campaign, everyone=False)
             matches = audience.audience_matches(spec, zone=zone)
         run.first_message_id, run.last_message_id = result.first_id, result.last_id
         run.recipients = result.recipients

@@ -8,11 +8,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.contacts.models import Contact, Group, ImportJob
+from apps.contacts.models import Contact, ContactExport, Group, ImportJob
 from apps.contacts.services.contacts import BULK_MAX_CONTACTS
 
 # Named for drf-spectacular (ENUM_NAME_OVERRIDES): "state" is also the ledger's field.
 IMPORT_STATE_CHOICES = ImportJob.State.choices
+CONTACT_EXPORT_STATE_CHOICES = ContactExport.State.choices
 
 
 class ContactSerializer(serializers.ModelSerializer):
@@ -63,6 +64,55 @@ class ContactFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=200)
     group = serializers.IntegerField(required=False, min_value=1)
     opted_out = serializers.BooleanField(required=False, allow_null=True, default=None)
+    saved_filter = serializers.IntegerField(
+        required=False, min_value=1, help_text="A saved filter's id (/api/v1/saved-filters)."
+    )
+
+    def contact_filters(self) -> dict:
+        """Keyword arguments of selectors.contacts_list for the validated filters."""
+        data = self.validated_data
+        return {
+            "search": data.get("q", ""),
+            "group_id": data.get("group"),
+            "opted_out": data.get("opted_out"),
+            "saved_filter_id": data.get("saved_filter"),
+        }
+
+
+class ContactExportRequestSerializer(ContactFilterSerializer):
+    file_format = serializers.ChoiceField(choices=ContactExport.Format.choices, default=ContactExport.Format.CSV)
+
+
+class ContactExportSerializer(serializers.ModelSerializer):
+    progress = serializers.IntegerField(read_only=True)
+    has_file = serializers.SerializerMethodField()
+    file_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContactExport
+        fields = [
+            "id",
+            "file_format",
+            "filters",
+            "state",
+            "rows_total",
+            "rows_done",
+            "progress",
+            "has_file",
+            "file_url",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_file(self, export: ContactExport) -> bool:
+        return export.state == ContactExport.State.COMPLETED and bool(export.file)
+
+    def get_file_url(self, export: ContactExport) -> str | None:
+        """Where the finished file is downloaded (null until then, and once expired)."""
+        return f"/api/v1/contacts/exports/{export.id}/file" if self.get_has_file(export) else None
 
 
 class BulkItemSerializer(serializers.Serializer):

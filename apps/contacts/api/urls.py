@@ -2,13 +2,24 @@
 
 from django.urls import path
 
-from apps.contacts.api import views
+from apps.contacts.api import saved_filters, views
 
 urlpatterns = [
     path("contacts", views.ContactListCreateView.as_view(), name="api-contacts"),
     path("contacts/bulk", views.ContactBulkView.as_view(), name="api-contacts-bulk"),
     path("contacts/export", views.ContactExportView.as_view(), name="api-contacts-export"),
+    path("contacts/exports", views.ContactExportListCreateView.as_view(), name="api-contact-exports"),
+    path("contacts/exports/<int:export_id>", views.ContactExportDetailView.as_view(), name="api-contact-export-detail"),
+    path(
+        "contacts/exports/<int:export_id>/file", views.ContactExportFileView.as_view(), name="api-contact-export-file"
+    ),
     path("contacts/<int:contact_id>", views.ContactDetailView.as_view(), name="api-contact-detail"),
+    path("saved-filters", saved_filters.SavedFilterListCreateView.as_view(), name="api-saved-filters"),
+    path(
+        "saved-filters/<int:saved_filter_id>",
+        saved_filters.SavedFilterDetailView.as_view(),
+        name="api-saved-filter-detail",
+    ),
     path("groups", views.GroupListCreateView.as_view(), name="api-groups"),
     path("groups/<int:group_id>", views.GroupDetailView.as_view(), name="api-group-detail"),
     path("imports", views.ImportListCreateView.as_view(), name="api-imports"),

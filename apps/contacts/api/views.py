@@ -1,7 +1,8 @@
 """Contacts API front doors: contacts (CRUD, bulk upsert, export), groups, imports.
 
-Who may do what: every member (viewer and up) reads contacts, groups and imports and downloads
-exports and error reports; agents and up create, change and import contacts; admins and
+Who may do what: every member (viewer and up) reads contacts, groups and imports, exports
+contacts (small exports at once, any size in the background) and downloads exports and error
+reports; agents and up create, change and import contacts; admins and
 owners delete contacts and groups. API keys act with their own role.
 """
 
@@ -27,6 +28,8 @@ from apps.contacts import selectors
 from apps.contacts.api.serializers import (
     BulkResultSerializer,
     BulkUpsertSerializer,
+    ContactExportRequestSerializer,
+    ContactExportSerializer,
     ContactFilterSerializer,
     ContactSerializer,
     ContactWriteSerializer,
@@ -40,6 +43,7 @@ from apps.contacts.models import Group, ImportJob
 from apps.contacts.services import contacts as contact_services
 from apps.contacts.services import exporting, importing
 from apps.contacts.services.groups import group_get_or_create
+from apps.core.api.errors import ApiErrorSerializer
 from apps.core.exceptions import Conflict, NotFound, ValidationFailed
 
 TAGS = ["contacts"]
@@ -73,10 +77,7 @@ class ContactListCreateView(RolePerMethodMixin, generics.GenericAPIView):
     def get(self, request: Request) -> Response:
         query = ContactFilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        filters = query.validated_data
-        queryset = selectors.contacts_list(
-            search=filters.get("q", ""), group_id=filters.get("group"), opted_out=filters.get("opted_out")
-        ).prefetch_related("memberships")
+        queryset = selectors.contacts_list(**query.contact_filters()).prefetch_related("memberships")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(ContactSerializer(page, many=True).data)
 
@@ -148,29 +149,102 @@ class ContactBulkView(APIView):
         return Response(BulkResultSerializer(result).data)
 
 
+TOO_LARGE = {
+    422: OpenApiResponse(
+        ApiErrorSerializer,
+        description=f"More than {exporting.EXPORT_INLINE_MAX_ROWS:,} contacts match (code export_too_large): "
+        "use POST /api/v1/contacts/exports",
+    )
+}
+EXPORT_GONE = {409: OpenApiResponse(ApiErrorSerializer, description="Not finished yet (code export_not_ready)")} | {
+    410: OpenApiResponse(ApiErrorSerializer, description="The file was deleted after a while (code export_expired)")
+}
+
+
 class ContactExportView(FileDownloadMixin, APIView):
     @extend_schema(
         tags=TAGS,
-        summary="Download contacts as CSV or XLSX (spreadsheet formulas neutralised)",
+        summary=f"Download up to {exporting.EXPORT_INLINE_MAX_ROWS:,} contacts as CSV or XLSX at once "
+        "(spreadsheet formulas neutralised); larger exports go through /api/v1/contacts/exports",
         parameters=[
             OpenApiParameter("file_format", enum=list(exporting.EXPORT_FORMATS), default="csv"),
             ContactFilterSerializer,
         ],
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS},
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY), **ERRORS, **TOO_LARGE},
     )
     def get(self, request: Request) -> HttpResponse:
         query = ContactFilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        filters = query.validated_data
-        queryset = selectors.contacts_list(
-            search=filters.get("q", ""), group_id=filters.get("group"), opted_out=filters.get("opted_out")
-        )
         export = exporting.contacts_export(
-            queryset=queryset, file_format=request.query_params.get("file_format", "csv")
+            queryset=selectors.contacts_list(**query.contact_filters()),
+            file_format=request.query_params.get("file_format", "csv"),
+            max_rows=exporting.EXPORT_INLINE_MAX_ROWS,
         )
         response = HttpResponse(export.content, content_type=export.content_type)
         response["Content-Disposition"] = f'attachment; filename="contacts.{export.extension}"'
         return response
+
+
+class ContactExportListCreateView(generics.GenericAPIView):
+    serializer_class = ContactExportSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        summary="List background contact exports, newest first",
+        responses={200: ContactExportSerializer(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(exporting.contact_exports_list())
+        return self.get_paginated_response(ContactExportSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Export contacts of any number in the background (filters and file_format as query "
+        "parameters or a JSON body); follow its status, then download its file",
+        parameters=[ContactExportRequestSerializer],
+        request=ContactExportRequestSerializer,
+        responses={202: ContactExportSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = ContactExportRequestSerializer(data=request.data or request.query_params)
+        body.is_valid(raise_exception=True)
+        export = exporting.contact_export_request(
+            filters=body.contact_filters(),
+            file_format=body.validated_data["file_format"],
+            requested_by_id=None if isinstance(request.user, ApiKeyPrincipal) else request.user.pk,
+        )
+        return Response(ContactExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ContactExportDetailView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="A background export's state and progress",
+        responses={200: ContactExportSerializer, **ERRORS, **NOT_FOUND},
+    )
+    def get(self, request: Request, export_id: int) -> Response:
+        return Response(ContactExportSerializer(exporting.contact_export_get(export_id=export_id)).data)
+
+
+class ContactExportFileView(FileDownloadMixin, APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Download a finished background export (CSV or XLSX)",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+            **ERRORS,
+            **NOT_FOUND,
+            **EXPORT_GONE,
+        },
+    )
+    def get(self, request: Request, export_id: int) -> FileResponse:
+        export = exporting.contact_export_get(export_id=export_id)
+        return FileResponse(
+            exporting.contact_export_file(export=export),
+            as_attachment=True,
+            filename=f"contacts.{export.file_format}",
+            content_type=exporting.EXPORT_FORMATS[export.file_format],
+        )
 
 
 # --- groups -------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ so the upload is kept in between: in the same private storage as import files, u
 tenant's own folder, named by a random token. Only the token and the original name travel
 (in the user's session); a token is only ever looked up in the current tenant's folder, so a
 token from another workspace finds nothing. `import_job_create` copies the file into the job,
-after which the pending copy is discarded.
+after which the pending copy is discarded. Uploads whose wizard was abandoned are deleted by
+the hourly sweep (`import_uploads_sweep`) once older than PENDING_UPLOAD_MAX_AGE.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import IO
 
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.utils import timezone
 
 from apps.contacts.services.import_files import ImportFileError
 from apps.contacts.services.importing import ALLOWED_EXTENSIONS
@@ -28,6 +31,11 @@ from apps.core.exceptions import NotFound
 logger = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"[0-9a-f]{32}")
+# Where every workspace keeps its uploads (one folder per schema, each with a `pending` folder).
+UPLOADS_ROOT = "imports"
+PENDING_FOLDER = "pending"
+# A wizard left longer than this is abandoned: nobody maps columns for a day and then goes on.
+PENDING_UPLOAD_MAX_AGE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ def _extension(name: str) -> str:
 def _path(token: str, name: str) -> str:
     if not _TOKEN.fullmatch(token):
         raise NotFound("This upload is no longer available.", code="upload_not_found")
-    return f"imports/{connection.schema_name}/pending/{token}{_extension(name)}"
+    return f"{UPLOADS_ROOT}/{connection.schema_name}/{PENDING_FOLDER}/{token}{_extension(name)}"
 
 
 def import_upload_stash(*, stream: IO[bytes], name: str) -> PendingUpload:
@@ -73,3 +81,30 @@ def import_upload_discard(*, upload: PendingUpload) -> None:
     except (ImportFileError, NotFound):
         return  # never stashed under such a name: nothing to remove
     default_storage.delete(path)
+
+
+def _listdir(path: str) -> tuple[list[str], list[str]]:
+    try:
+        return default_storage.listdir(path)
+    except FileNotFoundError:
+        return [], []
+
+
+def import_uploads_sweep(*, max_age: timedelta = PENDING_UPLOAD_MAX_AGE) -> int:
+    """Deletes pending uploads older than `max_age` in every workspace's folder (by the file's
+    modification time: the stash writes it once), including folders of workspaces that are
+    gone. Runs from the public schema; returns how many files were deleted."""
+    cutoff = timezone.now() - max_age
+    deleted = 0
+    schemas, _files = _listdir(UPLOADS_ROOT)
+    for schema in schemas:
+        folder = f"{UPLOADS_ROOT}/{schema}/{PENDING_FOLDER}"
+        _dirs, names = _listdir(folder)
+        for name in names:
+            path = f"{folder}/{name}"
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+                deleted += 1
+    if deleted:
+        logger.info("contact_import.uploads_swept", extra={"deleted": deleted})
+    return deleted

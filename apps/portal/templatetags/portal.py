@@ -43,6 +43,7 @@ ICONS = {
     '<path d="M12 9v4M12 17h.01"/>',
     "info": '<circle cx="12" cy="12" r="10"/><path d="M12 16v-4M12 8h.01"/>',
     "arrow": '<path d="M5 12h14M13 6l6 6-6 6"/>',
+    "filter": '<path d="M3 4h18l-7 8.5V19l-4 2v-8.5z"/>',
 }
 
 # Icons that point somewhere: mirrored in right-to-left languages.
