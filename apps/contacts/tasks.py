@@ -7,6 +7,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 from django_tenants.utils import get_public_schema_name, schema_context
+from tenant_schemas_celery.app import get_schema_name_from_task
 
 from apps.contacts.services import exporting, import_uploads, importing
 from config.celery import app
@@ -18,9 +19,44 @@ logger = logging.getLogger(__name__)
 IMPORT_MAX_RETRIES = 3
 # The same for exports: a retried run writes its file again from the start.
 EXPORT_MAX_RETRIES = 3
+GAVE_UP = "The worker gave up ({error}). Start it again; nothing of this run was kept."
+
+
+class _JobTask(app.Task):
+    """A task running one job (its id is the first argument): when it fails for good — retries
+    spent or an error nobody expected — the job is marked failed with the reason rather than
+    left "running" for ever (the run itself keeps nothing: its data lands in one transaction)."""
+
+    abstract = True
+
+    def job_abandon(self, job_id: int, reason: str) -> bool:
+        raise NotImplementedError
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        job_id = args[0] if args else next(iter(kwargs.values()), None)
+        schema = get_schema_name_from_task(self, kwargs)
+        if job_id is None or not schema or schema == get_public_schema_name():
+            return
+        with schema_context(schema):
+            self.job_abandon(job_id, GAVE_UP.format(error=type(exc).__name__))
+
+
+class _ImportTask(_JobTask):
+    abstract = True
+
+    def job_abandon(self, job_id: int, reason: str) -> bool:
+        return importing.import_job_abandon(job_id=job_id, reason=reason)
+
+
+class _ExportTask(_JobTask):
+    abstract = True
+
+    def job_abandon(self, job_id: int, reason: str) -> bool:
+        return exporting.contact_export_abandon(export_id=job_id, reason=reason)
 
 
 @app.task(
+    base=_ImportTask,
     name="imports.contacts_import",
     ignore_result=True,
     autoretry_for=(OperationalError, InterfaceError),
@@ -33,6 +69,7 @@ def contacts_import(job_id: int) -> None:
 
 
 @app.task(
+    base=_ExportTask,
     name="imports.contacts_export",
     ignore_result=True,
     autoretry_for=(OperationalError, InterfaceError),

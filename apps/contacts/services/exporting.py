@@ -389,6 +389,19 @@ def _fail(export: ContactExport, exc: Exception) -> None:
     )
 
 
+def contact_export_abandon(*, export_id: int, reason: str) -> bool:
+    """Mark an export its worker gave up on failed with `reason` (see import_job_abandon)."""
+    unfinished = (ContactExport.State.QUEUED, ContactExport.State.RUNNING)
+    marked = ContactExport.objects.filter(pk=export_id, state__in=unfinished).update(
+        state=ContactExport.State.FAILED, error=reason[:2000], finished_at=timezone.now()
+    )
+    if marked:
+        logger.warning("contact_export.abandoned", extra={"export_id": export_id})
+        export = ContactExport.objects.get(pk=export_id)
+        transaction.on_commit(lambda: publish_coalesced(export_topic(export.id), contact_export_event(export)))
+    return bool(marked)
+
+
 # --- the sweep ----------------------------------------------------------------------------------
 
 

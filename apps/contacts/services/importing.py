@@ -363,6 +363,20 @@ def _fail(job: ImportJob, exc: Exception) -> None:
     logger.warning("contact_import.failed", extra={"job_id": job.id, "code": getattr(exc, "code", type(exc).__name__)})
 
 
+def import_job_abandon(*, job_id: int, reason: str) -> bool:
+    """Mark a job its worker gave up on (retries spent, an unexpected error) failed with
+    `reason`, so it never stays "running"; a finished or missing job is left alone. Returns
+    whether the job was marked."""
+    marked = ImportJob.objects.filter(pk=job_id, state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING)).update(
+        state=ImportJob.State.FAILED, failure=reason[:2000], finished_at=timezone.now()
+    )
+    if marked:
+        logger.warning("contact_import.abandoned", extra={"job_id": job_id})
+        job = ImportJob.objects.get(pk=job_id)
+        transaction.on_commit(lambda: publish_coalesced(import_topic(job.id), _event(job)))
+    return bool(marked)
+
+
 def import_job_get(*, job_id: int) -> ImportJob:
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None:
