@@ -698,7 +698,14 @@ class ProfileRunner:
                 outcome.released.append(claim)
                 outcome.stop = True
                 continue
-            if window > 1:
+            if claim.media and in_flight:
+                # A message with an attachment goes on its own: those in flight are confirmed first.
+                await self._confirm_sent(in_flight, outcome)
+                if outcome.stop:
+                    coordination.pacing_release(reservation)
+                    outcome.released.append(claim)
+                    continue
+            if window > 1 and not claim.media:
                 await self._submit_claim(profile, claim, reservation, outcome, in_flight, window)
             else:
                 await self._send_claim(profile, claim, reservation, outcome)
@@ -752,13 +759,17 @@ class ProfileRunner:
         """Send one claimed message, wait for its sent tick and file its outcome (recorded by
         `_record_batch`)."""
         assert self.transport is not None
+        digits, typing_ms, hook = claim.to_number.lstrip("+"), self._typing_ms(profile), self._note_hook(claim, outcome)
         try:
-            receipt = await self.transport.send_text(
-                claim.to_number.lstrip("+"),
-                claim.body,
-                typing_delay_ms=self._typing_ms(profile),
-                before_submit=self._note_hook(claim, outcome),
-            )
+            if claim.media:
+                # An attachment, with the text as its caption.
+                receipt = await self.transport.send_media(
+                    digits, claim.body, claim.media, typing_delay_ms=typing_ms, before_submit=hook
+                )
+            else:
+                receipt = await self.transport.send_text(
+                    digits, claim.body, typing_delay_ms=typing_ms, before_submit=hook
+                )
         except drv.DriverError as exc:
             self._file_outcome(claim, reservation, exc, outcome)
         else:
@@ -846,9 +857,10 @@ class ProfileRunner:
         elif isinstance(result, drv.SendOutcomeUnknown):
             outcome.unknown.append((claim, result.wa_message_id or wa_id))
         else:
-            # Failed before the message was handed over (timeout, crash): safe to retry.
+            # Failed before the message was handed over: a timeout or crash is safe to retry; a
+            # final failure (its attachment is gone) is recorded as it is.
             coordination.pacing_release(reservation)
-            outcome.failed.append((claim, result.code, str(result), True))
+            outcome.failed.append((claim, result.code, str(result), result.retryable))
             outcome.stop = outcome.stop or isinstance(result, drv.BrowserCrashed)
 
     def _record_batch(self, outcome: BatchOutcome) -> None:

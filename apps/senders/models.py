@@ -165,6 +165,10 @@ class OutboundMessage(models.Model):
     )
     to_number = models.CharField(_("to"), max_length=20)
     body = models.TextField(_("text"))
+    # An attachment sent with `body` as its caption: the file's name in default_storage (a
+    # campaign's template media), "" for a text message. The database keeps the default too, so
+    # bulk writers that do not name the column (COPY, INSERT … SELECT) write "".
+    media = models.CharField(_("attachment"), max_length=300, blank=True, default="", db_default="")
     campaign_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     recipient_ref = models.CharField(max_length=64, blank=True)
     state = models.CharField(_("state"), max_length=20, choices=MessageState.choices, default=MessageState.QUEUED)

@@ -56,6 +56,15 @@ class Transport(Protocol):
     async def submit_text(
         self, digits: str, text: str, *, typing_delay_ms: int = 0, before_submit: SubmitHook | None = None
     ) -> drv.Submission: ...
+    async def send_media(
+        self,
+        digits: str,
+        caption: str,
+        media: str,
+        *,
+        typing_delay_ms: int = 0,
+        before_submit: SubmitHook | None = None,
+    ) -> drv.SendReceipt: ...
     async def wait_sent(self, submissions: list[drv.Submission]) -> list[drv.SendReceipt | drv.DriverError]: ...
     async def chat_statuses(self, digits: str) -> list[drv.BubbleStatus]: ...
     async def incoming(self) -> list[drv.IncomingMessage]: ...
@@ -133,6 +142,24 @@ class BrowserTransport:
         return await self._submitting(
             self.session.submit_text(digits, text, typing_delay_ms=typing_delay_ms, before_submit=before_submit), limit
         )
+
+    async def send_media(
+        self,
+        digits: str,
+        caption: str,
+        media: str,
+        *,
+        typing_delay_ms: int = 0,
+        before_submit: SubmitHook | None = None,
+    ) -> drv.SendReceipt:
+        typing_s = len(caption) * typing_delay_ms / 1000
+        # Reading the file, opening the chat, attaching it, the caption, Send, the tick, and (at
+        # worst) a second look at the chat.
+        limit = self.step_timeout_s * 6 + typing_s + self.tick_timeout_s
+        step = self.session.send_media(
+            digits, caption, media, typing_delay_ms=typing_delay_ms, before_submit=before_submit
+        )
+        return await self._submitting(step, limit)
 
     async def _submitting(self, step: Awaitable[T], limit: float) -> T:
         try:
@@ -216,6 +243,18 @@ class NullTransport:
     ) -> drv.Submission:
         self.sent.append((digits, text))
         return drv.Submission(wa_message_id=f"null_{next(self._ids)}", digits=digits, submitted_at=0.0, deadline=0.0)
+
+    async def send_media(
+        self,
+        digits: str,
+        caption: str,
+        media: str,
+        *,
+        typing_delay_ms: int = 0,
+        before_submit: SubmitHook | None = None,
+    ) -> drv.SendReceipt:
+        self.sent.append((digits, caption))
+        return drv.SendReceipt(wa_message_id=f"null_{next(self._ids)}")
 
     async def wait_sent(self, submissions: list[drv.Submission]) -> list[drv.SendReceipt | drv.DriverError]:
         return [drv.SendReceipt(wa_message_id=s.wa_message_id) for s in submissions]

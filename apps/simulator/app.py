@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -35,19 +36,22 @@ from apps.simulator.control import (
     control_flags,
     control_incoming,
     control_link,
+    control_media,
     control_messages,
     control_pairings,
     control_reset,
     control_unlink,
     json_body,
 )
-from apps.simulator.records import Account, Pairing, SimulatorError, phone_digits, qr_matrix
+from apps.simulator.records import MAX_UPLOAD_BYTES, Account, Pairing, SimulatorError, phone_digits, qr_matrix
 from apps.simulator.state import SimulatorState, snapshot_write
 
 logger = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent / "web"
 SESSION_HEADER = "x-sim-session"
+# An upload names its file here (URI-encoded), as the page's fetch of a File sends no name.
+FILENAME_HEADER = "x-sim-filename"
 SESSION_COOKIE = "wa_sim_session"
 SESSION_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest a browser keeps a cookie
 # A page's long-poll returns at least this often, so dead connections are noticed.
@@ -122,6 +126,8 @@ def create_app(config: SimulatorConfig | None = None) -> ASGIApp:
         Route("/_sim/api/contact", _bound(state, api_contact)),
         Route("/_sim/api/chats", _bound(state, api_chats)),
         Route("/_sim/api/messages", _bound(state, api_send), methods=["POST"]),
+        Route("/_sim/api/media", _bound(state, api_upload), methods=["POST"]),
+        Route("/_sim/api/media/{message_id}", _bound(state, api_media)),
         # control and inspection API
         Route("/_sim/health", health),
         Route("/_sim/reset", _bound(state, control_reset), methods=["POST"]),
@@ -132,6 +138,7 @@ def create_app(config: SimulatorConfig | None = None) -> ASGIApp:
         Route("/_sim/accounts", _bound(state, control_accounts)),
         Route("/_sim/accounts/{phone}", _bound(state, control_account)),
         Route("/_sim/accounts/{phone}/messages", _bound(state, control_messages)),
+        Route("/_sim/accounts/{phone}/messages/{message_id}/media", _bound(state, control_media)),
         Route("/_sim/accounts/{phone}/incoming", _bound(state, control_incoming), methods=["POST"]),
         Route("/_sim/accounts/{phone}/unlink", _bound(state, control_unlink), methods=["POST"]),
         Route("/_sim/accounts/{phone}/flags", _bound(state, control_flags), methods=["POST"]),
@@ -238,8 +245,13 @@ async def api_pairing_reload(request: Request, state: SimulatorState) -> Respons
     return JSONResponse(_pairing_view(pairing, None))
 
 
-def _page_account(request: Request, state: SimulatorState) -> Account:
-    account = state.account_for(request.headers.get(SESSION_HEADER))
+def _page_account(request: Request, state: SimulatorState, *, cookie: bool = False) -> Account:
+    """The account of the page's session (its header; `cookie`: or its cookie, for what the page
+    loads by URL, like an image in a bubble)."""
+    token = request.headers.get(SESSION_HEADER)
+    if token is None and cookie:
+        token = request.cookies.get(SESSION_COOKIE)
+    account = state.account_for(token)
     if account is None:
         raise SimulatorError("logged_out", "this device is not linked", status=401)
     return account
@@ -344,10 +356,47 @@ async def api_send(request: Request, state: SimulatorState) -> Response:
         chat=phone_digits(data.get("chat")),
         text=str(data.get("text", "")),
         now=time.time(),
+        media_id=str(data.get("media") or ""),
     )
     # The account's version once it holds the message: a chat list of that version or later
     # shows it (the page keeps its own row for the chat until then).
     return JSONResponse({**message.bubble(time.time()), "version": account.version})
+
+
+async def api_upload(request: Request, state: SimulatorState) -> Response:
+    """The page uploads the file of a message it is about to send (the body is the file)."""
+    account = _page_account(request, state)
+    data = await _read_limited(request, MAX_UPLOAD_BYTES)
+    upload_id, attachment = state.upload(
+        account=account,
+        name=unquote(request.headers.get(FILENAME_HEADER, "")),
+        mime=request.headers.get("content-type", "").split(";", 1)[0].strip(),
+        data=data,
+    )
+    logger.info("simulator.uploaded", extra={"phone": account.phone, "size": attachment.size})
+    return JSONResponse({"id": upload_id, **attachment.record()})
+
+
+async def api_media(request: Request, state: SimulatorState) -> Response:
+    """The file of one of the account's messages, for its bubble (an image's thumbnail)."""
+    account = _page_account(request, state, cookie=True)
+    message = account.by_id.get(request.path_params["message_id"])
+    if message is None or message.media is None or message.media.data is None:
+        raise SimulatorError("media_not_found", "no file for that message", status=404)
+    return Response(message.media.data, media_type=message.media.mime, headers={"Cache-Control": "private"})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise SimulatorError("too_large", "the file is too large", status=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise SimulatorError("too_large", "the file is too large", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 app = create_app()

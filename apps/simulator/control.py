@@ -88,6 +88,16 @@ async def control_messages(request: Request, state: SimulatorState) -> Response:
     return JSONResponse({"phone": account.phone, "messages": [m.record(now) for m in account.messages]})
 
 
+async def control_media(request: Request, state: SimulatorState) -> Response:
+    """The bytes of a message's attachment exactly as they arrived (404 when it has none, or
+    the simulator restarted since: files are not kept in snapshots)."""
+    account = state.account(request.path_params["phone"])
+    message = account.by_id.get(request.path_params["message_id"])
+    if message is None or message.media is None or message.media.data is None:
+        raise SimulatorError("media_not_found", "no file for that message", status=404)
+    return Response(message.media.data, media_type=message.media.mime)
+
+
 async def control_incoming(request: Request, state: SimulatorState) -> Response:
     data = await json_body(request)
     message = state.incoming(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import hashlib
 import secrets
 import time
 from typing import Any
@@ -21,6 +22,12 @@ MIN_PHONE_DIGITS = 7
 MAX_PHONE_DIGITS = 15  # E.164 maximum
 # Scanning the QR that was replaced a moment ago still works, as a phone camera is not instant.
 PREVIOUS_REF_GRACE_S = 2.0
+# WhatsApp takes documents up to 2 GB; the simulator keeps files in memory, so it stops earlier.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+# Files a page uploaded but did not send yet, per account (the oldest are forgotten).
+MAX_PENDING_UPLOADS = 20
+# The chat list's text for a message whose attachment has no caption, by kind.
+MEDIA_LIST_TEXT = {"image": "Photo", "video": "Video"}
 
 
 class SimulatorError(Exception):
@@ -89,6 +96,31 @@ class Pairing:
 
 
 @dataclasses.dataclass
+class Attachment:
+    """A file sent with a message. `data` (the bytes) lives in memory only: snapshots keep the
+    rest, so after a restart the record is there but the file cannot be downloaded."""
+
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    data: bytes | None = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, *, name: str, mime: str, data: bytes) -> Attachment:
+        return cls(name=name, mime=mime, size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data)
+
+    @property
+    def kind(self) -> str:
+        """How WhatsApp shows it: an image or a video with a thumbnail, anything else as a document."""
+        major = self.mime.split("/", 1)[0]
+        return major if major in ("image", "video") else "document"
+
+    def record(self) -> dict[str, Any]:
+        return {"name": self.name, "mime": self.mime, "size": self.size, "sha256": self.sha256, "kind": self.kind}
+
+
+@dataclasses.dataclass
 class Message:
     id: str
     account: str
@@ -102,6 +134,7 @@ class Message:
     read_at: float | None = None
     failed_at: float | None = None
     error: str | None = None
+    media: Attachment | None = None
 
     @property
     def data_id(self) -> str:
@@ -137,6 +170,7 @@ class Message:
             "author": self.author,
             "status": self.status(now),
             "error": self.error,
+            "media": self.media.record() if self.media else None,
             "created_at": _iso(self.created_at),
             **{f"{k}_at": _iso(at) for k, at in reached.items()},
         }
@@ -151,6 +185,39 @@ class Message:
             "author": self.author,
             "ts": int(self.created_at * 1000),
             "status": self.status(now),
+            "media": self._media_view(),
+        }
+
+    @property
+    def list_text(self) -> str:
+        """What a chat-list row shows for this message: its text, or for an attachment without a
+        caption what kind of file it is (a document by its name)."""
+        if self.text or self.media is None:
+            return self.text
+        return MEDIA_LIST_TEXT.get(self.media.kind, self.media.name)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The message for a JSON snapshot (an attachment without its bytes)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "media"}
+        return {**data, "media": self.media.record() if self.media else None}
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> Message:
+        media = data.get("media")
+        attachment = None
+        if media:
+            attachment = Attachment(name=media["name"], mime=media["mime"], size=media["size"], sha256=media["sha256"])
+        return cls(**{**data, "media": attachment})
+
+    def _media_view(self) -> dict[str, Any] | None:
+        if self.media is None:
+            return None
+        return {
+            "name": self.media.name,
+            "mime": self.media.mime,
+            "size": self.media.size,
+            "kind": self.media.kind,
+            "url": f"/_sim/api/media/{self.id}" if self.media.data is not None else None,
         }
 
     def _moments(self) -> dict[str, float | None]:
@@ -188,6 +255,8 @@ class Account:
         self.chats: dict[str, Chat] = {}
         self.messages: list[Message] = []
         self.by_id: dict[str, Message] = {}
+        # Files uploaded by a page for a message it is about to send (upload id -> file).
+        self.uploads: dict[str, Attachment] = {}
         self.version = 1
         self._changed = asyncio.Event()
 

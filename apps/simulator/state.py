@@ -22,9 +22,12 @@ from typing import Any
 
 from apps.simulator.config import SimulatorConfig
 from apps.simulator.records import (
+    MAX_PENDING_UPLOADS,
     MAX_PHONE_DIGITS,
+    MAX_UPLOAD_BYTES,
     MIN_PHONE_DIGITS,
     Account,
+    Attachment,
     Chat,
     Message,
     Pairing,
@@ -191,19 +194,51 @@ class SimulatorState:
         suffix = self.config.invalid_suffix
         return not (suffix and digits.endswith(suffix)) and digits not in self.config.invalid_numbers
 
-    def send(self, *, account: Account, message_id: str, chat: str, text: str, now: float) -> Message:
-        """A page pressed Send. Idempotent per message id, like the real client-made keys."""
+    def upload(self, *, account: Account, name: str, mime: str, data: bytes) -> tuple[str, Attachment]:
+        """A page uploaded a file for the message it is about to send (WhatsApp uploads media
+        before the message that refers to it). Returns the upload's id and the file."""
+        name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if not name:
+            raise SimulatorError("bad_name", "the file needs a name")
+        if not data:
+            raise SimulatorError("empty", "the file is empty")
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise SimulatorError("too_large", "the file is too large", status=413)
+        upload_id = secrets.token_hex(8)
+        attachment = Attachment.of(name=name, mime=mime or "application/octet-stream", data=data)
+        account.uploads[upload_id] = attachment
+        while len(account.uploads) > MAX_PENDING_UPLOADS:
+            account.uploads.pop(next(iter(account.uploads)))
+        return upload_id, attachment
+
+    def send(
+        self, *, account: Account, message_id: str, chat: str, text: str, now: float, media_id: str = ""
+    ) -> Message:
+        """A page pressed Send: a text, or an uploaded file (`media_id`) with `text` as its
+        caption. Idempotent per message id, like the real client-made keys."""
         if not MESSAGE_ID_RE.match(message_id):
             raise SimulatorError("bad_id", "message id must be upper-case hex")
         existing = account.by_id.get(message_id)
         if existing is not None:
             return existing
-        if not text.strip():
+        if not text.strip() and not media_id:
             raise SimulatorError("empty", "nothing to send")
         if not self.on_whatsapp(chat):
             raise SimulatorError("not_on_whatsapp", "that number is not on WhatsApp", status=404)
+        media = None
+        if media_id:
+            media = account.uploads.pop(media_id, None)
+            if media is None:
+                raise SimulatorError("upload_not_found", "no uploaded file with that id", status=404)
         message = Message(
-            id=message_id, account=account.phone, chat=chat, direction="out", text=text, author="Me", created_at=now
+            id=message_id,
+            account=account.phone,
+            chat=chat,
+            direction="out",
+            text=text,
+            author="Me",
+            created_at=now,
+            media=media,
         )
         if account.banned or account.rate_limited:
             message.failed_at = now
@@ -282,7 +317,8 @@ class SimulatorState:
                     "phone": chat.phone,
                     "title": chat.title,
                     "unread": chat.unread,
-                    "last_text": last.text,
+                    "last_text": last.list_text,
+                    "last_media": last.media.kind if last.media else None,
                     "last_out": out,
                     "last_status": last.status(now) if out else None,
                     "last_ts": int(last.created_at * 1000),
@@ -334,7 +370,7 @@ class SimulatorState:
                     "rate_limited": account.rate_limited,
                     "sessions": [dataclasses.asdict(s) | {"crash_mode": None} for s in account.sessions.values()],
                     "chats": [{"phone": c.phone, "name": c.name, "unread": c.unread} for c in account.chats.values()],
-                    "messages": [dataclasses.asdict(m) for m in account.messages],
+                    "messages": [m.snapshot() for m in account.messages],
                 }
             )
         return {"version": SNAPSHOT_VERSION, "accounts": accounts}
@@ -348,7 +384,7 @@ class SimulatorState:
             for chat in item["chats"]:
                 account.chats[chat["phone"]] = Chat(phone=chat["phone"], name=chat["name"], unread=chat["unread"])
             for message in item["messages"]:
-                account.add(Message(**message))
+                account.add(Message.restore(message))
             for session in item["sessions"]:
                 account.sessions[session["token"]] = Session(**session)
                 self.sessions[session["token"]] = account.phone

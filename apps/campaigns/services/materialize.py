@@ -10,7 +10,8 @@ Nothing is built per row in the ORM; the audience is held as CSV text (about 60 
 million recipients) between the two COPYs, which one connection cannot run at once.
 
 Every contact of the audience gets exactly one row (the ledger is the per-recipient record):
-- `queued` with its number (rotation) and personalised text;
+- `queued` with its number (rotation), personalised text and the template's attachment (its
+  storage name in `media`, sent with the text as its caption);
 - `skipped_opted_out` (error_code opted_out or consent_revoked) or `skipped_suppressed`
   (error_code suppressed), never sent, no number;
 - `failed` with error_code text_too_long when its personalised text passes WhatsApp's limit.
@@ -64,6 +65,7 @@ COPY_COLUMNS = (
     "created_at",
     "queued_at",
     "failed_at",
+    "media",
 )
 _SKIP_STATES = {
     audience.SKIP_OPTED_OUT: MessageState.SKIPPED_OPTED_OUT,
@@ -131,10 +133,27 @@ def _audience_rows(blocks: list[bytes]) -> Iterator[list[str]]:
     return csv.reader(io.StringIO(text))
 
 
+def _run_media(campaign: Campaign) -> str:
+    """The attachment the run's messages carry: its template's media (storage name, read when the
+    run is written, like the template's text), "" for text only."""
+    if campaign.template_id is None:
+        return ""
+    return campaign.template.media.name or ""
+
+
 def _copy_rows(
-    *, campaign: Campaign, compiled: rendering.CompiledTemplate, pick, sql: str, params: list, paused: bool
+    *,
+    campaign: Campaign,
+    compiled: rendering.CompiledTemplate,
+    pick,
+    sql: str,
+    params: list,
+    paused: bool,
+    media: str = "",
 ) -> Materialized:
     """Read the audience, render and COPY into the ledger. Runs inside the caller's transaction.
+    Every queued row carries `media` (one value for the whole run); rows that are never sent
+    carry none.
 
     Lines are formatted here (COPY text format) and handed in batches to a writer thread
     (QueuedLibpqWriter), so rendering overlaps with PostgreSQL writing the lines before."""
@@ -148,6 +167,7 @@ def _copy_rows(
     seed_of = rendering.recipient_seed
     escape = _copy_escape
     failed = str(MessageState.FAILED)
+    media = escape(media)
     recipients = queued = opted_out = suppressed = too_long = 0
     profiles: set[int] = set()
     copy_sql = f"COPY {LEDGER_TABLE} ({', '.join(COPY_COLUMNS)}) FROM STDIN"
@@ -171,14 +191,14 @@ def _copy_rows(
                     opted_out += 1
                 add(
                     f"\\N\t{phone}\t{escape(body)}\t{campaign_id}\t{contact_id}\t{state}\t0\t\t{skip}\t\t\t\t"
-                    f"{now}\t\\N\t{now}\n"
+                    f"{now}\t\\N\t{now}\t\n"
                 )
             elif len(body) > MAX_BODY_CHARS:
                 too_long += 1
                 detail = f"The personalised text has {len(body)} characters; the limit is {MAX_BODY_CHARS}."
                 add(
                     f"\\N\t{phone}\t{escape(body[:MAX_BODY_CHARS])}\t{campaign_id}\t{contact_id}\t{failed}\t0\t\t"
-                    f"text_too_long\t{detail}\t\t\t{now}\t\\N\t{now}\n"
+                    f"text_too_long\t{detail}\t\t\t{now}\t\\N\t{now}\t\n"
                 )
             else:
                 profile_id = pick(phone)
@@ -186,7 +206,7 @@ def _copy_rows(
                 queued += 1
                 add(
                     f"{profile_id}\t{phone}\t{escape(body)}\t{campaign_id}\t{contact_id}\t{queued_state}\t0\t\t\t\t\t\t"
-                    f"{now}\t{now}\t\\N\n"
+                    f"{now}\t{now}\t\\N\t{media}\n"
                 )
             if len(lines) >= WRITE_LINES:
                 copy.write("".join(lines))
@@ -264,6 +284,7 @@ def run_materialize(*, run_id: int) -> CampaignRun | None:
             sql=sql,
             params=params,
             paused=run.state == CampaignRun.State.PAUSED,
+            media=_run_media(campaign),
         )
         group_count = campaign.groups.count()
         matches = result.recipients

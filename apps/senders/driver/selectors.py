@@ -4,7 +4,7 @@
 Never import these into the simulator or from it: the simulator implements the same page
 independently, so a test against it checks the driver's own understanding of the page."""
 
-VERSION = "2026.11.2"
+VERSION = "2026.11.3"
 
 # Loading / login
 QR_CONTAINER = "div[data-ref]"
@@ -25,6 +25,18 @@ MESSAGE_IN = "#main div.message-in"
 MESSAGE_TEXT = "span.selectable-text"
 MESSAGE_META = "div.copyable-text[data-pre-plain-text]"
 MESSAGE_ID_ATTR = "data-id"
+
+# Attaching a file: the composer's Attach button opens a menu whose items hold hidden file
+# inputs — photos and videos (sent with a thumbnail) and documents (any file). A chosen file
+# opens a preview with a caption box and a Send button of its own.
+ATTACH_BUTTON = '#main footer button[title="Attach"], #main footer div[role="button"][title="Attach"]'
+ATTACH_MEDIA_INPUT = 'input[type="file"][accept^="image/"]'
+ATTACH_DOCUMENT_INPUT = 'input[type="file"][accept="*"]'
+MEDIA_CAPTION_BOX = (
+    'div[contenteditable="true"][aria-label="Add a caption"], '
+    'div[contenteditable="true"][aria-placeholder="Add a caption"]'
+)
+MEDIA_SEND_BUTTON = 'div[role="button"][aria-label="Send"]'
 
 # Tick icons on outgoing bubbles, in order.
 ICON_PENDING = "msg-time"

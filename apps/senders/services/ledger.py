@@ -63,6 +63,8 @@ class ClaimedMessage:
     claim_token: uuid.UUID
     opted_out: bool
     campaign_id: int | None = None
+    # The attachment's storage name ("" for text only): the driver sends it with `body` as caption.
+    media: str = ""
 
 
 def normalize_number(raw: str, *, region: str) -> str:
@@ -216,7 +218,7 @@ WHERE m.id IN (
 )
 RETURNING m.id, m.to_number, m.body, m.attempts,
     EXISTS (SELECT 1 FROM contacts_contact c WHERE c.phone = m.to_number AND c.opted_out_at IS NOT NULL),
-    m.campaign_id
+    m.campaign_id, m.media
 """
 
 
@@ -241,7 +243,14 @@ def messages_claim(
     rows.sort(key=lambda row: row[0])
     return [
         ClaimedMessage(
-            id=r[0], to_number=r[1], body=r[2], attempts=r[3], claim_token=token, opted_out=r[4], campaign_id=r[5]
+            id=r[0],
+            to_number=r[1],
+            body=r[2],
+            attempts=r[3],
+            claim_token=token,
+            opted_out=r[4],
+            campaign_id=r[5],
+            media=r[6],
         )
         for r in rows
     ]

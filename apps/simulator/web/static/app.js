@@ -7,6 +7,11 @@
  * rows showing the last message's ticks (status-time / status-check / status-dblcheck).
  * Like the real app, a click on a chat link inside the page (https://api.whatsapp.com/send?phone=…
  * or https://wa.me/…) opens that chat in place instead of loading a new page.
+ * Attachments go the way they do in the real app: the Attach button in the composer opens a menu
+ * whose items hold hidden <input type=file> (Document; Photos & videos); a chosen file opens a
+ * preview pane with a caption box and its own Send button. The file is uploaded first, then the
+ * message that refers to it; the bubble shows an image's thumbnail or a document's chip, with the
+ * caption as its text, and walks the same ticks as a text message.
  * The session token lives in IndexedDB ("wawc" / "user"), like the real app's keys, plus a cookie.
  */
 (function () {
@@ -30,7 +35,16 @@
     "status-time": '<svg viewBox="0 0 18 18" width="18" height="18"><path fill="currentColor" d="M9.8 9.3V5.8H8.4v4.2l3 1.8.7-1.1-2.3-1.4zM9 2.8a6 6 0 1 0 0 12 6 6 0 0 0 0-12zm0 10.6a4.6 4.6 0 1 1 0-9.2 4.6 4.6 0 0 1 0 9.2z"/></svg>',
     "status-check": '<svg viewBox="0 0 18 18" width="18" height="18"><path fill="currentColor" d="m12.4 5.1-.6-.4a.4.4 0 0 0-.6.1l-6.4 8.2-2.9-2.7a.4.4 0 0 0-.5 0l-.5.5a.4.4 0 0 0 0 .6l3.6 3.5a.5.5 0 0 0 .8 0l7.2-9.2a.4.4 0 0 0-.1-.6z"/></svg>',
     "status-dblcheck": '<svg viewBox="0 0 18 18" width="18" height="18"><path fill="currentColor" d="m17.4 5-.6-.4a.4.4 0 0 0-.6.1l-6.4 8.2a.4.4 0 0 1-.6 0l-.4-.4a.4.4 0 0 0-.6 0l-.5.6a.4.4 0 0 0 0 .6l1.3 1.3a.5.5 0 0 0 .8 0l7.7-9.4a.4.4 0 0 0-.1-.6zm-5 0-.6-.4a.4.4 0 0 0-.6.1l-6.4 8.2-2.9-2.7a.4.4 0 0 0-.5 0l-.5.5a.4.4 0 0 0 0 .6l3.6 3.5a.5.5 0 0 0 .8 0l7.2-9.2a.4.4 0 0 0-.1-.6z"/></svg>',
-    "refresh-large": '<svg viewBox="0 0 24 24" width="48" height="48"><path fill="currentColor" d="M17.6 6.4A8 8 0 1 0 19.7 14h-2.1a6 6 0 1 1-1.4-6.2L13 11h7V4l-2.4 2.4z"/></svg>'
+    "refresh-large": '<svg viewBox="0 0 24 24" width="48" height="48"><path fill="currentColor" d="M17.6 6.4A8 8 0 1 0 19.7 14h-2.1a6 6 0 1 1-1.4-6.2L13 11h7V4l-2.4 2.4z"/></svg>',
+    plus: '<svg viewBox="0 0 24 24" width="24" height="24"><path fill="currentColor" d="M19 13h-6v6h-2v-6H5v-2h6V5h2v6h6v2z"/></svg>',
+    x: '<svg viewBox="0 0 24 24" width="24" height="24"><path fill="currentColor" d="m19.1 17.2-5.3-5.2 5.3-5.3-1.9-1.9-5.2 5.3-5.3-5.3-1.9 1.9 5.3 5.3-5.3 5.3 1.9 1.9 5.3-5.3 5.2 5.3z"/></svg>',
+    document: '<svg viewBox="0 0 24 24" width="26" height="30"><path fill="currentColor" d="M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8l-6-6zm4 18H6V4h7v5h5v11z"/></svg>',
+    video: '<svg viewBox="0 0 24 24" width="26" height="30"><path fill="currentColor" d="M17 10.5V7a1 1 0 0 0-1-1H4a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-3.5l4 4v-11l-4 4z"/></svg>',
+    "attach-document": '<svg viewBox="0 0 24 24" width="20" height="20"><path fill="currentColor" d="M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8l-6-6zm4 18H6V4h7v5h5v11z"/></svg>',
+    "attach-image": '<svg viewBox="0 0 24 24" width="20" height="20"><path fill="currentColor" d="M21 19V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2zM8.5 13.5l2.5 3 3.5-4.5 4.5 6H5l3.5-4.5z"/></svg>',
+    "status-image": '<svg viewBox="0 0 16 16" width="16" height="16"><path fill="currentColor" d="M13.8 3.4h-2.1l-1-1.3H5.3l-1 1.3H2.2c-.7 0-1.2.5-1.2 1.2v7.8c0 .7.5 1.2 1.2 1.2h11.6c.7 0 1.2-.5 1.2-1.2V4.6c0-.7-.5-1.2-1.2-1.2zM8 11.6a3.1 3.1 0 1 1 0-6.2 3.1 3.1 0 0 1 0 6.2z"/></svg>',
+    "status-video": '<svg viewBox="0 0 16 16" width="16" height="16"><path fill="currentColor" d="M11.5 7V4.7a.7.7 0 0 0-.7-.7H2.7a.7.7 0 0 0-.7.7v6.6c0 .4.3.7.7.7h8.1c.4 0 .7-.3.7-.7V9l2.5 2.5v-7L11.5 7z"/></svg>',
+    "status-document": '<svg viewBox="0 0 16 16" width="16" height="16"><path fill="currentColor" d="M9.3 1.3H4a1.3 1.3 0 0 0-1.3 1.4v10.6c0 .8.6 1.4 1.3 1.4h8c.7 0 1.3-.6 1.3-1.4V5.3l-4-4zM12 13.3H4V2.7h4.7V6H12v7.3z"/></svg>'
   };
   var TICKS = {
     pending: ["msg-time", " Pending "],
@@ -48,6 +62,11 @@
     delivered: ["status-dblcheck", " Delivered "],
     read: ["status-dblcheck", " Read "]
   };
+
+  // The two ways to attach, as in the real menu: photos and videos (shown with a thumbnail) and
+  // documents (any file, shown as a chip).
+  var ATTACH_ACCEPT = { media: "image/*,video/mp4,video/3gpp,video/quicktime", document: "*" };
+  var MEDIA_LIST_TEXT = { image: "Photo", video: "Video" };
 
   // Acks only move forward, whichever of the send reply and the poll arrives first.
   var RANK = { pending: 0, failed: 1, sent: 2, delivered: 3, read: 4 };
@@ -127,21 +146,31 @@
       signal: signal,
       credentials: "same-origin",
       cache: "no-store"
-    }).then(function (r) {
-      if (r.status === 401) {
-        var err = new Error("logged out");
-        err.loggedOut = true;
-        throw err;
+    }).then(apiResult);
+  }
+
+  function uploadFile(file) {
+    // The file itself is the body; its name travels in a header (a fetch of a File sends none).
+    var headers = { "Content-Type": file.type || "application/octet-stream", "X-Sim-Filename": encodeURIComponent(file.name) };
+    if (token) headers["X-Sim-Session"] = token;
+    return fetch(API + "/media", { method: "POST", headers: headers, body: file, credentials: "same-origin", cache: "no-store" })
+      .then(apiResult);
+  }
+
+  function apiResult(r) {
+    if (r.status === 401) {
+      var err = new Error("logged out");
+      err.loggedOut = true;
+      throw err;
+    }
+    if (r.status === 204) return null;
+    return r.json().then(function (data) {
+      if (!r.ok) {
+        var e = new Error((data.error && data.error.message) || "HTTP " + r.status);
+        e.status = r.status;
+        throw e;
       }
-      if (r.status === 204) return null;
-      return r.json().then(function (data) {
-        if (!r.ok) {
-          var e = new Error((data.error && data.error.message) || "HTTP " + r.status);
-          e.status = r.status;
-          throw e;
-        }
-        return data;
-      });
+      return data;
     });
   }
 
@@ -405,6 +434,7 @@
         var t = LIST_TICKS[chat.last_status] || LIST_TICKS.pending;
         last.push(icon(t[0], { "aria-label": t[1], class: "list-tick list-tick-" + (chat.last_status || "pending") }));
       }
+      if (chat.last_media) last.push(icon("status-" + chat.last_media, { class: "list-media" }));
       last.push(h("span", { dir: "ltr", class: "chat-last", title: chat.last_text }, [chat.last_text]));
       var sub = [h("span", { "data-testid": "last-msg-status", class: "chat-last-msg" }, last)];
       var badge = null;
@@ -500,7 +530,9 @@
       "aria-label": "Type a message", "aria-placeholder": "Type a message", title: "Type a message", class: "compose-box"
     });
     var sendButton = h("button", { type: "button", "aria-label": "Send", "data-tab": "11", class: "send-button" }, [icon("send")]);
+    var attachButton = h("button", { type: "button", title: "Attach", "aria-label": "Attach", class: "attach-button" }, [icon("plus")]);
     var pttButton = h("button", { type: "button", "aria-label": "Voice message", class: "ptt-button" }, [icon("ptt")]);
+    var footer = h("footer", { class: "compose" }, [attachButton, h("div", { class: "lexical-rich-text-input" }, [editor]), sendButton, pttButton]);
     slot.textContent = "";
     slot.appendChild(
       h("div", { id: "main", class: "main" }, [
@@ -512,7 +544,7 @@
           ])
         ]),
         h("div", { class: "copyable-area" }, [list]),
-        h("footer", { class: "compose" }, [h("div", { class: "lexical-rich-text-input" }, [editor]), sendButton, pttButton])
+        footer
       ])
     );
     editorSetText(editor, text);
@@ -536,6 +568,8 @@
       document.execCommand("insertText", false, e.clipboardData.getData("text/plain"));
     });
     sendButton.addEventListener("click", function () { sendFrom(editor, refreshButtons); });
+    var chat = open;
+    attachButton.addEventListener("click", function () { toggleAttachMenu(chat, footer); });
     refreshButtons();
     editor.focus();
     caretToEnd(editor);
@@ -627,10 +661,13 @@
     });
   }
 
-  function listShowSent(chat, id, text, ts) {
+  function listShowSent(chat, id, text, ts, mediaKind) {
     // The list moves the chat to the top with the message on its clock at once, as the real
     // app does from its local store; the server's list brings the ticks.
-    var row = { phone: chat.phone, title: chat.title, unread: 0, last_text: text, last_out: true, last_status: "pending", last_ts: ts };
+    var row = {
+      phone: chat.phone, title: chat.title, unread: 0, last_text: text, last_media: mediaKind || null,
+      last_out: true, last_status: "pending", last_ts: ts
+    };
     sentRows.delete(chat.phone); // re-inserted: the map stays in sending order
     sentRows.set(chat.phone, { id: id, row: row, version: Infinity });
     chatsCache = listWithSent(chatsCache);
@@ -653,6 +690,135 @@
     return ahead.concat(rows.filter(function (c) { return !sentRows.has(c.phone); }));
   }
 
+  // --- attachments ----------------------------------------------------------------------------
+
+  function mediaKind(mime) {
+    var major = (mime || "").split("/")[0];
+    return major === "image" || major === "video" ? major : "document";
+  }
+
+  function humanSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " kB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  function toggleAttachMenu(chat, footer) {
+    var shown = footer.querySelector(".attach-menu");
+    if (shown) {
+      shown.remove();
+      return;
+    }
+    footer.appendChild(h("div", { class: "attach-menu", role: "menu" }, [
+      attachItem(chat, "document", "Document", "attach-document"),
+      attachItem(chat, "media", "Photos & videos", "attach-image")
+    ]));
+  }
+
+  function attachItem(chat, kind, label, iconName) {
+    var input = h("input", { type: "file", accept: ATTACH_ACCEPT[kind], class: "attach-input", style: "display: none" });
+    var item = h("div", { role: "menuitem", tabindex: "0", class: "attach-item attach-" + kind }, [icon(iconName), h("span", {}, [label]), input]);
+    item.addEventListener("click", function (e) { if (e.target !== input) input.click(); });
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      var menu = item.closest(".attach-menu");
+      if (menu) menu.remove();
+      if (file && open === chat) showMediaEditor(chat, file);
+    });
+    return item;
+  }
+
+  function documentChip(name, size, kind, attrs) {
+    return h("div", attrs, [
+      icon(kind === "video" ? "video" : "document"),
+      h("div", { class: "doc-info" }, [h("span", { class: "doc-name", title: name }, [name]), h("span", { class: "doc-size" }, [humanSize(size)])])
+    ]);
+  }
+
+  function mediaBlock(media) {
+    if (media.kind === "image" && media.url) {
+      return h("div", { class: "msg-media msg-image", "data-testid": "image-thumb" }, [h("img", { src: media.url, alt: "" })]);
+    }
+    return documentChip(media.name, media.size, media.kind, { class: "msg-media msg-document", "data-testid": "document-thumb" });
+  }
+
+  function closeMediaEditor() {
+    var shown = document.querySelector(".media-editor");
+    if (shown) shown.remove();
+  }
+
+  function showMediaEditor(chat, file) {
+    var slot = document.querySelector(".main-slot");
+    if (!slot) return;
+    closeMediaEditor();
+    var url = URL.createObjectURL(file);
+    var kind = mediaKind(file.type);
+    var caption = h("div", {
+      contenteditable: "true", role: "textbox", spellcheck: "true", "data-lexical-editor": "true",
+      "aria-label": "Add a caption", "aria-placeholder": "Add a caption", title: "Add a caption", class: "caption-box"
+    });
+    var send = h("div", { role: "button", tabindex: "0", "aria-label": "Send", class: "media-send" }, [icon("send")]);
+    var close = h("div", { role: "button", tabindex: "0", "aria-label": "Close", class: "media-close" }, [icon("x")]);
+    var preview = kind === "image"
+      ? h("img", { class: "media-preview-image", src: url, alt: file.name })
+      : documentChip(file.name, file.size, kind, { class: "media-preview-document" });
+    var pane = h("div", { class: "media-editor", "data-testid": "media-editor" }, [
+      h("header", { class: "media-editor-header" }, [close, h("span", { class: "media-editor-title", title: file.name }, [file.name])]),
+      h("div", { class: "media-preview" }, [preview]),
+      h("div", { class: "media-caption" }, [h("div", { class: "lexical-rich-text-input" }, [caption]), send])
+    ]);
+    editorSetText(caption, "");
+    var sent = false;
+    function go() {
+      if (sent || open !== chat) return;
+      sent = true;
+      var text = editorText(caption).trim();
+      pane.remove();
+      sendMedia(chat, file, url, text);
+    }
+    function cancel() {
+      pane.remove();
+      URL.revokeObjectURL(url);
+    }
+    caption.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        go();
+      } else if (e.key === "Escape") {
+        cancel();
+      }
+    });
+    caption.addEventListener("input", function () { editorNormalize(caption); });
+    caption.addEventListener("paste", function (e) {
+      e.preventDefault();
+      document.execCommand("insertText", false, e.clipboardData.getData("text/plain"));
+    });
+    send.addEventListener("click", go);
+    send.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") go(); });
+    close.addEventListener("click", cancel);
+    slot.appendChild(pane);
+    caption.focus();
+    caretToEnd(caption);
+  }
+
+  function sendMedia(chat, file, url, text) {
+    var id = "3EB0" + randomHex(16);
+    var ts = Date.now();
+    var media = { name: file.name, mime: file.type || "application/octet-stream", size: file.size, kind: mediaKind(file.type), url: url };
+    upsertBubble(chat, { id: id, data_id: "true_" + chat.phone + "@c.us_" + id, out: true, text: text, media: media, author: "Me", ts: ts, status: "pending" });
+    listShowSent(chat, id, text || MEDIA_LIST_TEXT[media.kind] || media.name, ts, media.kind);
+    // Uploaded first, then the message that refers to it (like the real app).
+    uploadFile(file).then(function (upload) {
+      return api("POST", "/messages", { id: id, chat: chat.phone, text: text, media: upload.id });
+    }).then(function (m) {
+      listSentStored(chat.phone, id, m.version);
+      upsertBubble(chat, m);
+    }, function (err) {
+      listSentStored(chat.phone, id, 0);
+      if (err.loggedOut) loggedOut(); // the bubble keeps its clock: never sent
+    });
+  }
+
   // --- bubbles --------------------------------------------------------------------------------
 
   function tick(status) {
@@ -673,9 +839,13 @@
       }
       return;
     }
-    var inner = h("div", { class: "copyable-text", "data-pre-plain-text": prePlain(m.ts, m.author) }, [
-      h("div", { class: "msg-text" }, [h("span", { dir: "ltr", class: "selectable-text copyable-text" }, [h("span", {}, [m.text])])])
-    ]);
+    var parts = [];
+    if (m.media) parts.push(mediaBlock(m.media));
+    // An attachment's caption is the bubble's text (none without a caption).
+    if (m.text || !m.media) {
+      parts.push(h("div", { class: "msg-text" }, [h("span", { dir: "ltr", class: "selectable-text copyable-text" }, [h("span", {}, [m.text])])]));
+    }
+    var inner = h("div", { class: "copyable-text", "data-pre-plain-text": prePlain(m.ts, m.author) }, parts);
     var meta = h("div", { class: "msg-meta" }, [h("span", { class: "msg-clock" }, [clock(m.ts)]), m.out ? tick(m.status) : null]);
     var bubble = h("div", {
       class: (m.out ? "message-out" : "message-in") + " focusable-list-item",
