@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from apps.tenants.models import Tenant
 
 # Paths on a tenant host that work without a membership (sign-in flows, assets, API: the API
-# checks membership itself so it can answer in its own error shape).
-OPEN_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/api/")
+# checks membership itself so it can answer in its own error shape; the workspace admin admits
+# platform and reseller staff itself, apps.core.tenant_admin).
+OPEN_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/api/", "/admin/")
 
 
 def platform_staff_membership(*, user: User, tenant: Tenant) -> Membership:

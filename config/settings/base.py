@@ -468,6 +468,48 @@ UNFOLD = {
     },
 }
 
+
+def _tenant_admin_link(name: str):
+    from django.urls import reverse_lazy
+
+    return reverse_lazy(f"tenant_admin:{name}")
+
+
+# The workspace admin on tenant hosts (apps.core.tenant_admin): the same look, its own sidebar.
+UNFOLD_TENANT = {
+    **{key: value for key, value in UNFOLD.items() if key not in ("SIDEBAR", "DASHBOARD_CALLBACK")},
+    "SITE_TITLE": "Chorus workspace admin",
+    "SITE_SUBHEADER": "Workspace admin",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": [
+            {
+                "title": _("Contacts"),
+                "collapsible": False,
+                "items": [
+                    {
+                        "title": _("Contacts"),
+                        "icon": "contacts",
+                        "link": _tenant_admin_link("contacts_contact_changelist"),
+                    },
+                    {"title": _("Groups"), "icon": "group", "link": _tenant_admin_link("contacts_group_changelist")},
+                    {
+                        "title": _("Saved filters"),
+                        "icon": "filter_alt",
+                        "link": _tenant_admin_link("contacts_savedfilter_changelist"),
+                    },
+                    {
+                        "title": _("Suppressed numbers"),
+                        "icon": "block",
+                        "link": _tenant_admin_link("contacts_suppressednumber_changelist"),
+                    },
+                ],
+            },
+        ],
+    },
+}
+
 # --- sending engine ---------------------------------------------------------------------------
 
 # Multiplies every sending delay (gaps, batch pauses, rate-limit and retry backoff). 1.0 in

@@ -56,6 +56,7 @@ class Command(BaseCommand):
             "Chorus is ready.",
             f"  Platform admin : {url(base, '/admin/')}",
             f"  Demo portal    : {url(demo)}",
+            f"  Demo admin     : {url(demo, '/admin/')} (contacts import/export; platform or reseller staff)",
             f"  API docs       : {url(demo, '/api/docs/')}",
         ]
         if created:

@@ -1,0 +1,62 @@
+"""Contacts in the workspace admin (apps.core.tenant_admin, tenant hosts only): contacts and
+groups with django-import-export's import and export through the same resources the portal's
+exports use (formula cells neutralised, numbers normalised to E.164 with the workspace's
+region), the suppression list and saved filters. Large files belong in the portal's import,
+which streams through COPY; the admin import suits corrections of a few thousand rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from import_export.admin import ImportExportModelAdmin
+from unfold.admin import ModelAdmin
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
+
+from apps.contacts.models import Contact, Group, SavedFilter, SuppressedNumber
+from apps.contacts.resources import ContactResource, GroupResource
+from apps.core.tenant_admin import TenantSchemaOnlyMixin, tenant_admin_site
+
+
+class _ImportExportAdmin(TenantSchemaOnlyMixin, ImportExportModelAdmin, ModelAdmin):
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+
+
+@admin.register(Contact, site=tenant_admin_site)
+class ContactAdmin(_ImportExportAdmin):
+    resource_classes = [ContactResource]
+    list_display = ["phone", "name", "email", "language", "consent_status", "opted_out_at", "created_at"]
+    list_filter = ["consent_status", "language"]
+    search_fields = ["phone", "name", "email"]
+    readonly_fields = ["created_at", "updated_at"]
+    ordering = ["-id"]
+    # The table may hold a million rows: no full count on every page.
+    show_full_result_count = False
+
+    def get_resource_kwargs(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_resource_kwargs(request, *args, **kwargs), "region": request.tenant.default_region}
+
+
+@admin.register(Group, site=tenant_admin_site)
+class GroupAdmin(_ImportExportAdmin):
+    resource_classes = [GroupResource]
+    list_display = ["name", "description", "created_at"]
+    search_fields = ["name"]
+    ordering = ["name"]
+
+
+@admin.register(SuppressedNumber, site=tenant_admin_site)
+class SuppressedNumberAdmin(TenantSchemaOnlyMixin, ModelAdmin):
+    list_display = ["phone", "reason", "created_at"]
+    search_fields = ["phone", "reason"]
+    ordering = ["-id"]
+
+
+@admin.register(SavedFilter, site=tenant_admin_site)
+class SavedFilterAdmin(TenantSchemaOnlyMixin, ModelAdmin):
+    list_display = ["name", "updated_at"]
+    search_fields = ["name"]
+    readonly_fields = ["spec", "created_at", "updated_at"]
+    ordering = ["name"]

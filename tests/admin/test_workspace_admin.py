@@ -1,0 +1,119 @@
+"""The workspace admin on a tenant host (/admin/ on <slug>.<BASE_DOMAIN>): contacts and groups
+with django-import-export's import and export through the contacts resources. Platform
+superusers and the tenant's own reseller staff get in; tenant members and other resellers'
+staff do not; a workspace's admin never shows another workspace's contacts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from apps.contacts.models import Contact, Group
+
+CHANGELIST = "/admin/contacts/contact/"
+
+
+def on_host(world, user) -> Client:
+    client = Client(HTTP_HOST=world.host)
+    client.force_login(user)
+    return client
+
+
+def format_value(html: str, label: str) -> str:
+    """The <option> value of an import/export format by its label (csv, xlsx…)."""
+    match = re.search(rf'<option value="(\d+)"[^>]*>\s*{label}\s*</option>', html)
+    assert match, f"no {label} format offered"
+    return match.group(1)
+
+
+def test_superuser_sees_only_this_workspaces_contacts(alpha, beta, superuser):
+    with tenant_context(alpha.tenant):
+        Contact.objects.create(phone="+919876500001", name="Alpha Asha")
+    with tenant_context(beta.tenant):
+        Contact.objects.create(phone="+919876500002", name="Beta Bela")
+
+    alpha_page = on_host(alpha, superuser).get(CHANGELIST)
+    beta_page = on_host(beta, superuser).get(CHANGELIST)
+
+    assert alpha_page.status_code == 200 and beta_page.status_code == 200
+    assert "Alpha Asha" in alpha_page.content.decode() and "Beta Bela" not in alpha_page.content.decode()
+    assert "Beta Bela" in beta_page.content.decode() and "Alpha Asha" not in beta_page.content.decode()
+
+
+def test_export_uses_the_resource_and_neutralises_formulas(alpha, superuser):
+    with tenant_context(alpha.tenant):
+        vip = Group.objects.create(name="VIP")
+        contact = Contact.objects.create(phone="+919876500001", name="=HYPERLINK(1)", email="a@x.test")
+        contact.groups.add(vip)
+    client = on_host(alpha, superuser)
+    page = client.get(f"{CHANGELIST}export/").content.decode()
+
+    response = client.post(f"{CHANGELIST}export/", {"format": format_value(page, "csv"), "resource": "0"})
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert response.status_code == 200
+    assert [(r["phone"], r["name"], r["email"], r["groups"]) for r in rows] == [
+        ("+919876500001", "'=HYPERLINK(1)", "a@x.test", "VIP")
+    ]
+
+
+def test_import_normalises_numbers_in_the_workspaces_region(alpha, superuser):
+    client = on_host(alpha, superuser)
+    page = client.get(f"{CHANGELIST}import/").content.decode()
+    data = b"phone,name,email\n098765 00011,Ravi,ravi@x.test\n+91 98765-00012,Meera,\n"
+
+    preview = client.post(
+        f"{CHANGELIST}import/",
+        {
+            "resource": "0",
+            "format": format_value(page, "csv"),
+            "import_file": SimpleUploadedFile("people.csv", data, "text/csv"),
+        },
+    )
+    html = preview.content.decode()
+    confirm = {
+        name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+        for name in ("import_file_name", "original_file_name", "format")
+    }
+    done = client.post(f"{CHANGELIST}process_import/", {**confirm, "resource": "0"})
+
+    with tenant_context(alpha.tenant):
+        stored = sorted(Contact.objects.values_list("phone", "name"))
+    assert preview.status_code == 200 and done.status_code == 302
+    assert stored == [("+919876500011", "Ravi"), ("+919876500012", "Meera")]
+
+
+def test_who_gets_in(alpha, beta, superuser, north, south):
+    """north's staff run alpha; south's staff run beta; alpha's owner is a member, not staff."""
+    responses = {
+        "superuser": on_host(alpha, superuser).get(CHANGELIST).status_code,
+        "own reseller": on_host(alpha, north.staff).get(CHANGELIST).status_code,
+        "other reseller": on_host(alpha, south.staff).get(CHANGELIST).status_code,
+        "tenant owner": on_host(alpha, alpha.owner).get(CHANGELIST).status_code,
+    }
+    anonymous = Client(HTTP_HOST=alpha.host).get(CHANGELIST)
+
+    assert responses == {"superuser": 200, "own reseller": 200, "other reseller": 302, "tenant owner": 302}
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/admin/login/")
+
+
+def test_refused_users_change_nothing(alpha, south):
+    with tenant_context(alpha.tenant):
+        contact = Contact.objects.create(phone="+919876500001", name="Asha")
+
+    response = on_host(alpha, south.staff).post(f"{CHANGELIST}{contact.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    with tenant_context(alpha.tenant):
+        assert Contact.objects.filter(pk=contact.pk).exists()
+
+
+def test_the_platform_admin_does_not_offer_tenant_models(superuser, admin_client):
+    response = admin_client(superuser).get("/admin/contacts/contact/")
+
+    assert response.status_code == 404
