@@ -15,28 +15,6 @@
   "use strict";
 
   var FINISHED = { completed: true, failed: true };
-  var STATE_BADGES = { completed: "badge-success", failed: "badge-danger", running: "badge-info" };
-
-  function readJson(id) {
-    var el = document.getElementById(id);
-    if (!el) return {};
-    try {
-      return JSON.parse(el.textContent) || {};
-    } catch (e) {
-      return {};
-    }
-  }
-
-  function formatNumber(value) {
-    if (value === null || value === undefined || value === "") return "—";
-    var number = Number(value);
-    if (!isFinite(number)) return String(value);
-    try {
-      return Math.round(number).toLocaleString(document.documentElement.lang || undefined);
-    } catch (e) {
-      return String(Math.round(number));
-    }
-  }
 
   // ---- the list: selection and the bulk bar ----
 
@@ -112,72 +90,26 @@
     });
   }
 
-  // ---- an import's page: live progress ----
-
-  var stateLabels = {};
-
-  function setField(page, name, text) {
-    page.querySelectorAll('[data-import-field="' + name + '"]').forEach(function (el) {
-      el.textContent = text;
-    });
-  }
-
-  function setState(state) {
-    document.querySelectorAll("[data-import-state]").forEach(function (badge) {
-      badge.className = "badge badge-dot" + (STATE_BADGES[state] ? " " + STATE_BADGES[state] : "");
-      badge.setAttribute("data-import-state", state);
-      badge.textContent = stateLabels[state] || state;
-    });
-  }
-
-  function showProgress(page, event) {
-    if (!event || typeof event !== "object") return;
-    window.ChorusImport.events.push(event.state);
-    if (event.state) setState(event.state);
-    var progress = Math.max(0, Math.min(100, Number(event.progress) || 0));
-    var fill = page.querySelector("[data-import-fill]");
-    if (fill) fill.style.inlineSize = progress + "%";
-    var bar = page.querySelector("[data-import-progressbar]");
-    if (bar) bar.setAttribute("aria-valuenow", String(progress));
-    setField(page, "progress", String(progress));
-    setField(page, "processed_rows", formatNumber(event.processed_rows));
-    setField(page, "rows_per_s", formatNumber(event.rows_per_s));
-    setField(page, "error_count", formatNumber(event.error_count));
-    if (!FINISHED[event.state]) return;
-    ["total_rows", "created", "updated", "unchanged", "skipped", "duplicates"].forEach(function (name) {
-      if (name in event) setField(page, name, formatNumber(event[name]));
-    });
-    setField(page, "failure", event.failure || "");
-    var failure = page.querySelector("[data-import-failure]");
-    if (failure) failure.hidden = !event.failure;
-    var errorFile = page.querySelector("[data-error-file]");
-    if (errorFile) errorFile.hidden = !event.has_error_file;
-    page.querySelectorAll("[data-show-when-finished]").forEach(function (el) { el.hidden = false; });
-    page.querySelectorAll("[data-show-while-running]").forEach(function (el) { el.hidden = true; });
-    // Nothing more will come: close for good rather than keep a socket open on a finished job.
-    if (window.ChorusImport.live) window.ChorusImport.live.close();
-  }
+  // ---- an import's page: live progress (static/js/jobs.js) ----
 
   function setupImport(header) {
-    stateLabels = readJson("import-state-labels");
-    var id = header.getAttribute("data-import-page");
-    var path = header.getAttribute("data-ws-path") || "/ws/imports/" + id + "/";
-    var topic = "imports." + id;
-    var page = document.getElementById("main") || document.body;
-    var realtime = window.Chorus && window.Chorus.realtime;
-    if (!realtime || typeof realtime.connect !== "function") return;
-    window.ChorusImport.live = realtime.connect(
-      path,
-      function (eventTopic, event) {
-        if (eventTopic === topic) showProgress(page, event);
-      },
-      {
-        toasts: false,
-        onState: function (state) {
-          window.ChorusImport.connected = state.connected;
-        }
+    window.Chorus.followJob({
+      kind: "import",
+      header: header,
+      wsPrefix: "/ws/imports/",
+      topicPrefix: "imports.",
+      finishedStates: FINISHED,
+      numbers: ["processed_rows", "rows_per_s", "error_count"],
+      finalNumbers: ["total_rows", "created", "updated", "unchanged", "skipped", "duplicates"],
+      store: window.ChorusImport,
+      onFinished: function (page, event, setField) {
+        setField("failure", event.failure || "");
+        var failure = page.querySelector("[data-import-failure]");
+        if (failure) failure.hidden = !event.failure;
+        var errorFile = page.querySelector("[data-error-file]");
+        if (errorFile) errorFile.hidden = !event.has_error_file;
       }
-    );
+    });
   }
 
   // What arrived, for people debugging a page (and for tests): import states in order.
