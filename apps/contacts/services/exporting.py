@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, Any
@@ -42,6 +42,7 @@ from apps.contacts import selectors
 from apps.contacts.models import Contact, ContactExport, Group
 from apps.contacts.resources import ContactResource, GroupResource, contacts_with_group_names
 from apps.core.exceptions import ChorusError, Conflict, NotFound, ValidationFailed
+from apps.core.locks import advisory_lock
 from apps.core.realtime.publish import publish_coalesced
 
 logger = logging.getLogger(__name__)
@@ -210,19 +211,9 @@ def contact_export_event(export: ContactExport) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _export_lock(export_id: int) -> Iterator[bool]:
+def _export_lock(export_id: int) -> AbstractContextManager[bool]:
     """One runner per export across workers (a redelivered task finds the lock taken)."""
-    key = f"contacts.export:{connection.schema_name}:{export_id}"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
-        locked = cursor.fetchone()[0]
-    try:
-        yield locked
-    finally:
-        if locked:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+    return advisory_lock(f"contacts.export:{connection.schema_name}:{export_id}")
 
 
 def contact_export_run(*, export_id: int) -> ContactExport | None:

@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -36,6 +36,7 @@ from apps.contacts.services.import_mapping import mapping_remember, mapping_sugg
 from apps.contacts.services.phones import PhoneNormaliser
 from apps.contacts.spreadsheets import row_neutralise
 from apps.core.exceptions import ChorusError, NotFound, ValidationFailed
+from apps.core.locks import advisory_lock
 from apps.core.realtime.publish import publish_coalesced
 from apps.tenants.models import Tenant
 
@@ -138,19 +139,9 @@ def import_job_start(job_id: int) -> None:
     tasks.contacts_import.delay(job_id)
 
 
-@contextmanager
-def _job_lock(job_id: int) -> Iterator[bool]:
+def _job_lock(job_id: int) -> AbstractContextManager[bool]:
     """One runner per job across workers (a redelivered task finds the lock taken)."""
-    key = f"contacts.import:{connection.schema_name}:{job_id}"
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
-        locked = cursor.fetchone()[0]
-    try:
-        yield locked
-    finally:
-        if locked:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+    return advisory_lock(f"contacts.import:{connection.schema_name}:{job_id}")
 
 
 def import_job_run(*, job_id: int, on_progress: ProgressCallback | None = None) -> ImportJob | None:
