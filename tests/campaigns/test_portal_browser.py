@@ -200,3 +200,23 @@ def test_builder_imports_an_uploaded_list_and_follows_its_progress(
             Group.objects.filter(name__startswith="List campaign · list ").delete()
             SenderProfile.objects.filter(id=profile.id).delete()
         UsageRecord.objects.filter(tenant=alpha_live.tenant).delete()
+
+
+def test_builder_shows_weights_only_for_weighted_rotation(asgi_server, alpha_live, owner_session):
+    with tenant_context(alpha_live.tenant):
+        profile = make_profile("Weighted sender")
+
+    def scenario(browser):
+        page = open_real_portal_page(browser, asgi_server, alpha_live.host, owner_session, "/campaigns/new/")
+        weight = page.locator(f"#id_weight_{profile.id}")
+        before = weight.is_visible()
+        page.select_option("#id_rotation", "weighted")
+        during = weight.is_visible()
+        page.select_option("#id_rotation", "sticky")
+        return before, during, weight.is_visible()
+
+    try:
+        assert with_browser(scenario) == (False, True, False)
+    finally:
+        with tenant_context(alpha_live.tenant):
+            SenderProfile.objects.filter(id=profile.id).delete()
