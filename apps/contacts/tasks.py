@@ -9,7 +9,7 @@ from django.db import InterfaceError, OperationalError
 from django_tenants.utils import get_public_schema_name, schema_context
 from tenant_schemas_celery.app import get_schema_name_from_task
 
-from apps.contacts.services import exporting, import_uploads, importing
+from apps.contacts.services import exporting, import_uploads, importing, usage
 from config.celery import app
 
 logger = logging.getLogger(__name__)
@@ -95,3 +95,23 @@ def files_sweep() -> int:
             deleted += exporting.contact_exports_expire()
     logger.info("contacts.files_swept", extra={"deleted": deleted})
     return deleted
+
+
+@app.task(name="contacts.usage_rollup", ignore_result=True)
+def usage_rollup() -> int:
+    """Beat, hourly (public schema): ask every workspace for its current counts, one task per
+    schema (each counts in its own schema; the public side never does). Returns how many were
+    asked."""
+    from apps.tenants.models import Tenant
+
+    schemas = list(Tenant.objects.exclude(schema_name=get_public_schema_name()).values_list("schema_name", flat=True))
+    for schema in schemas:
+        with schema_context(schema):
+            usage_snapshot.delay()
+    return len(schemas)
+
+
+@app.task(name="contacts.usage_snapshot", ignore_result=True, autoretry_for=(OperationalError, InterfaceError))
+def usage_snapshot() -> None:
+    """Record this workspace's contacts and numbers on today's usage row."""
+    usage.usage_snapshot_record()

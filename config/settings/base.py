@@ -276,6 +276,8 @@ CELERY_BEAT_SCHEDULE = {
     "campaigns-watchdog": {"task": "campaigns.watchdog", "schedule": 15.0, "tenant_schemas": ["public"]},
     # Delete abandoned import-wizard uploads and expired export files of every workspace.
     "contacts-files-sweep": {"task": "contacts.files_sweep", "schedule": 3600.0, "tenant_schemas": ["public"]},
+    # Every workspace's contacts and numbers onto its usage row for the day (admin and billing).
+    "usage-rollup": {"task": "contacts.usage_rollup", "schedule": 3600.0, "tenant_schemas": ["public"]},
 }
 
 # --- i18n, time, static -----------------------------------------------------------------------
