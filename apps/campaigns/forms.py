@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.utils import timezone
@@ -38,8 +39,33 @@ class PreviewForm(forms.Form):
 
 
 class RecipientFilterForm(forms.Form):
+    """The campaign page's recipient table (and its CSV): which run, which state, which number."""
+
+    run = forms.TypedChoiceField(label=_("Run"), required=False, coerce=int, empty_value=None, choices=[])
     state = forms.ChoiceField(label=_("State"), required=False, choices=[("", _("All states")), *MessageState.choices])
+    q = forms.CharField(
+        label=_("Number"),
+        required=False,
+        max_length=30,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Number starts with…"), "dir": "ltr"}),
+    )
     after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, campaign: Campaign | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        runs = list(campaign.runs.order_by("-number").values_list("id", "number")) if campaign else []
+        self.fields["run"].choices = [("", _("Latest run")), *[(rid, _("Run %(n)s") % {"n": n}) for rid, n in runs]]
+
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments of selectors.recipients (besides the run)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return {"state": data.get("state") or None, "number": (data.get("q") or "").strip()}
+
+    def query(self, **extra: Any) -> str:
+        data = self.cleaned_data if self.is_valid() else {}
+        params = {key: data.get(key) for key in ("run", "state", "q")}
+        params.update(extra)
+        return urlencode({key: value for key, value in params.items() if value not in (None, "")})
 
 
 STOP_FAILURE_RATE_DEFAULT = Campaign._meta.get_field("stop_failure_rate").default

@@ -11,6 +11,8 @@ from apps.campaigns.models import Campaign, CampaignRun, CampaignSender, Message
 from apps.campaigns.services import audience, progress
 from apps.campaigns.services.campaigns import current_tenant, tenant_zone
 from apps.campaigns.services.errors import CampaignError
+from apps.contacts.resources import tenant_region
+from apps.contacts.services.phones import normalise_phone
 from apps.core.exceptions import NotFound
 from apps.senders.models import OutboundMessage
 
@@ -52,13 +54,24 @@ def campaign_run(*, campaign: Campaign, run_id: int | None) -> CampaignRun | Non
     return run
 
 
-def recipients(*, run: CampaignRun | None, state: str | None = None) -> QuerySet[OutboundMessage]:
-    """The run's ledger rows (one per recipient), optionally in one state."""
+def recipients(*, run: CampaignRun | None, state: str | None = None, number: str = "") -> QuerySet[OutboundMessage]:
+    """The run's ledger rows (one per recipient), optionally in one state and/or to `number`:
+    a whole number as the contacts list reads it (with the workspace's region: "098765 43210"),
+    else digits the number starts with ("+9198") or contains ("43210")."""
     if run is None:
         return OutboundMessage.objects.none()
     rows = progress.run_rows(run)
     if state:
         rows = rows.filter(state=state)
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if digits:
+        e164, _error = normalise_phone(number, tenant_region())
+        if e164 is not None:
+            rows = rows.filter(to_number=e164)
+        elif number.strip().startswith("+"):
+            rows = rows.filter(to_number__startswith="+" + digits)
+        else:
+            rows = rows.filter(to_number__contains=digits)
     return rows
 
 

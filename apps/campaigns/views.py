@@ -16,6 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -271,14 +272,15 @@ def _available_actions(campaign: Campaign) -> list[str]:
 @require_GET
 def campaigns_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign_or_404(campaign_id)
-    form = RecipientFilterForm(request.GET)
+    form = RecipientFilterForm(request.GET, campaign=campaign)
     if not form.is_valid():
-        form = RecipientFilterForm()
+        form = RecipientFilterForm({}, campaign=campaign)
         form.is_valid()
     state = form.cleaned_data.get("state") or None
     after = form.cleaned_data.get("after") or 0
     stats = selectors.campaign_stats(campaign=campaign)
-    rows = selectors.recipients(run=stats.run, state=state).order_by("id").filter(id__gt=after)
+    shown_run = selectors.campaign_run(campaign=campaign, run_id=form.cleaned_data.get("run")) or stats.run
+    rows = selectors.recipients(run=shown_run, **form.filters()).order_by("id").filter(id__gt=after)
     page = list(rows[: RECIPIENTS_PAGE_SIZE + 1])
     has_more = len(page) > RECIPIENTS_PAGE_SIZE
     page = page[:RECIPIENTS_PAGE_SIZE]
@@ -307,6 +309,10 @@ def campaigns_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "done_percent": round(100 * progress.get("done", 0) / recipients_total) if recipients_total else 0,
         "recipients": page,
         "state": state,
+        "recipient_form": form,
+        "recipient_query": form.query(),
+        "next_query": form.query(after=page[-1].id) if has_more and page else "",
+        "shown_run": shown_run,
         "state_choices": MessageState.choices,
         "next_after": page[-1].id if has_more and page else None,
         "actions": _available_actions(campaign) if has_role(request, Role.AGENT) else [],
@@ -362,12 +368,13 @@ def _recipient_lines(rows) -> Iterator[str]:
 @login_required
 @require_GET
 def campaigns_recipients_export(request: HttpRequest, campaign_id: int) -> StreamingHttpResponse:
-    """The latest run's recipients as CSV (optionally one state), formula cells neutralised."""
+    """A run's recipients as CSV (the latest run unless one is chosen; the page's state and number
+    filters apply), formula cells neutralised."""
     campaign = _campaign_or_404(campaign_id)
-    form = RecipientFilterForm(request.GET)
-    state = form.cleaned_data.get("state") if form.is_valid() else None
-    run = selectors.campaign_run(campaign=campaign, run_id=None)
-    rows = selectors.recipients(run=run, state=state or None).order_by("id")
+    form = RecipientFilterForm(request.GET, campaign=campaign)
+    run_id = form.cleaned_data.get("run") if form.is_valid() else None
+    run = selectors.campaign_run(campaign=campaign, run_id=run_id)
+    rows = selectors.recipients(run=run, **form.filters()).order_by("id")
     logger.info("portal.campaign_recipients_exported", extra={"campaign_id": campaign.id, "user_id": request.user.pk})
     response = StreamingHttpResponse(_recipient_lines(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.id}-recipients.csv"'
@@ -436,9 +443,17 @@ def campaigns_new(request: HttpRequest) -> HttpResponse:
             if "confirm" in request.POST and uploaded is None:
                 senders = [campaign_services.SenderChoice(profile=p, weight=w) for p, w in weights]
                 created_by = request.user.pk
-                campaign = campaign_services.campaign_create(created_by_id=created_by, senders=senders, **values)
+                with transaction.atomic():
+                    campaign = campaign_services.campaign_create(created_by_id=created_by, senders=senders, **values)
+                    # A time or a recurrence chosen in the builder is the plan: schedule it now
+                    # (refused together with the creation, e.g. a time that has just passed).
+                    if campaign.schedule != Campaign.Schedule.NOW:
+                        campaign = campaign_services.campaign_schedule(campaign=campaign)
                 logger.info("portal.campaign_created", extra={"campaign_id": campaign.id, "user_id": created_by})
-                messages.success(request, _("Campaign created as a draft. Start or schedule it when ready."))
+                if campaign.state == Campaign.State.SCHEDULED:
+                    messages.success(request, _("Campaign scheduled. It starts by itself at the time you chose."))
+                else:
+                    messages.success(request, _("Campaign created as a draft. Start it when ready."))
                 return redirect("portal:campaigns_detail", campaign_id=campaign.id)
         except ChorusError as exc:
             _builder_error(form, exc)

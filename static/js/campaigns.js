@@ -76,6 +76,10 @@
       setText(root, "pending", run.pending);
       setText(root, "rate", Math.round((run.rate_per_s || 0) * 60));
       setText(root, "eta", formatEta(run.eta_s));
+      ["delivered", "read", "failed"].forEach(function (key) {
+        var share = run.rates ? run.rates[key] : null;
+        setText(root, "share-" + key, share === null || share === undefined ? "—" : Math.round(share * 100) + "%");
+      });
       renderCounts(root, run.counts);
     }
     if (event.state && event.state !== initialState) {

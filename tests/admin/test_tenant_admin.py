@@ -209,11 +209,16 @@ def test_delete_is_not_offered_as_a_bulk_action(admin_client, superuser, north):
     assert {"suspend_tenants", "reactivate_tenants"} <= set(actions)
 
 
-@pytest.mark.parametrize("path", ["/admin/", CHANGELIST])
-def test_admin_is_not_routed_on_tenant_hosts(client_for, alpha, path):
-    response = client_for(alpha).get(path)
+def test_tenant_hosts_route_only_the_workspace_admin(client_for, alpha, superuser):
+    """A tenant host's /admin/ is the workspace admin (tests/admin/test_workspace_admin.py): the
+    platform's models are not there, even for a superuser, and a tenant member is sent to log in."""
+    as_superuser = client_for(alpha, superuser)
+    as_owner = client_for(alpha)
 
-    assert response.status_code == 404
+    assert as_superuser.get(CHANGELIST).status_code == 404
+    assert as_superuser.get("/admin/").status_code == 200
+    owner_page = as_owner.get("/admin/")
+    assert owner_page.status_code == 302 and owner_page["Location"].startswith("/admin/login/")
 
 
 def test_reverse_of_tenant_changelist_is_on_the_public_urlconf():

@@ -234,6 +234,29 @@ def test_stats_before_the_first_run_count_the_audience(alpha, agent):
     assert stats["audience"] == {"contacts": 4, "sendable": 3, "opted_out": 1, "suppressed": 0}
 
 
+def test_stats_give_the_runs_rates_by_state(alpha, agent):
+    from apps.campaigns.services import progress
+
+    ids = setup_world(alpha, contacts=10)
+    campaign_id = create(agent, ids).json()["id"]
+    post(agent, f"/api/v1/campaigns/{campaign_id}/start")
+    run_id = in_schema(alpha, lambda: CampaignRun.objects.get(campaign_id=campaign_id).id)
+    in_schema(alpha, lambda: materialize.run_materialize(run_id=run_id))
+
+    def outcomes():
+        rows = list(OutboundMessage.objects.filter(campaign_id=campaign_id).order_by("id").values_list("id", flat=True))
+        # 8 attempted: 2 sent, 3 delivered, 1 read, 2 failed; 2 still queued.
+        for state, chunk in (("sent", rows[:2]), ("delivered", rows[2:5]), ("read", rows[5:6]), ("failed", rows[6:8])):
+            OutboundMessage.objects.filter(id__in=chunk).update(state=state)
+        progress.run_rollup(run=CampaignRun.objects.get(id=run_id))
+
+    in_schema(alpha, outcomes)
+    stats = agent.get(f"/api/v1/campaigns/{campaign_id}/stats").json()
+
+    assert stats["rates"] == {"sent": 0.75, "failed": 0.25, "delivered": round(4 / 6, 4), "read": round(1 / 6, 4)}
+    assert agent.get(f"/api/v1/campaigns/{create(agent, ids).json()['id']}/stats").json()["rates"] is None
+
+
 def test_recipients_are_cursor_paginated_and_filtered_by_state(alpha, agent):
     ids = setup_world(alpha, contacts=5)
     in_schema(alpha, lambda: Contact.objects.filter(id=ids["contacts"][1]).update(opted_out_at="2026-01-01T00:00Z"))

@@ -120,12 +120,24 @@ def test_confirming_creates_exactly_one_draft_with_the_choices(alpha, agent, wor
     assert campaign_count(alpha) == 1
     name, state, body, groups, profiles, rotation, pacing, schedule, at, campaign_id = in_schema(alpha, read)
     assert response.status_code == 302 and response["Location"] == f"/campaigns/{campaign_id}/"
-    assert (name, state, body) == ("Diwali offer", "draft", "{Hi|Hello} {{name|there}}")
+    # The time chosen in the builder is scheduled at once (beat fires it).
+    assert (name, state, body) == ("Diwali offer", "scheduled", "{Hi|Hello} {{name|there}}")
     assert groups == sorted([world["customers"], world["other"]])
     assert profiles == [world["backup"]]
     assert (rotation, pacing, schedule) == ("sticky", "safe", "at")
     zone = zoneinfo.ZoneInfo(alpha.tenant.timezone)
     assert at == datetime.datetime(2030, 5, 1, 9, 30, tzinfo=zone)
+    from apps.campaigns.services.schedule import schedule_exists
+
+    assert in_schema(alpha, lambda: schedule_exists(campaign=Campaign.objects.get(), tenant=alpha.tenant))
+
+
+def test_a_send_time_in_the_past_creates_nothing(alpha, agent, world):
+    response = agent.post("/campaigns/new/", form(world, schedule="at", scheduled_at="2020-01-01T09:00", confirm="1"))
+
+    assert response.status_code == 400
+    assert "The send time has passed." in response.content.decode()
+    assert campaign_count(alpha) == 0
 
 
 def test_weekly_schedule_with_a_template(alpha, agent, world):

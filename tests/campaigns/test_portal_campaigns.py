@@ -243,3 +243,51 @@ def test_an_unknown_action_is_not_found(alpha, agent):
 
     assert agent.post(f"/campaigns/{campaign.id}/explode/").status_code == 404
     assert campaign_state(alpha, campaign.id) == "running"
+
+
+def test_recipients_of_an_earlier_run_by_number_and_their_csv(alpha, viewer):
+    from apps.campaigns.services import campaigns as campaign_services
+    from apps.campaigns.services import ticks
+
+    def make():
+        group = Group.objects.create(name="Customers")
+        make_contacts(3, group=group)
+        campaign = make_campaign(
+            profiles=[make_profile()], groups=[group], schedule="daily", send_time=datetime.time(8)
+        )
+        campaign_services.campaign_schedule(campaign=campaign)
+        first = start(campaign)
+        OutboundMessage.objects.filter(campaign_id=campaign.id).update(state="sent")
+        ticks.run_tick(run_id=first.id)
+        second = start(campaign)
+        rows = {
+            run.number: list(
+                OutboundMessage.objects.filter(
+                    campaign_id=campaign.id, id__gte=run.first_message_id, id__lte=run.last_message_id
+                )
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            for run in (first, second)
+        }
+        return campaign, first, rows
+
+    campaign, first, rows = in_schema(alpha, make)
+
+    latest = viewer.get(f"/campaigns/{campaign.id}/").content.decode()
+    earlier = viewer.get(f"/campaigns/{campaign.id}/?run={first.id}&q=%2B91%2098760%2000001").content.decode()
+    csv_body = b"".join(
+        viewer.get(f"/campaigns/{campaign.id}/recipients.csv?run={first.id}&q=9876000001").streaming_content
+    ).decode()
+    other_campaign_run = viewer.get(f"/campaigns/{campaign.id}/?run=999999")
+
+    def shown(html: str) -> list[int]:
+        return [row for run_rows in rows.values() for row in run_rows if f'data-recipient-row="{row}"' in html]
+
+    assert shown(latest) == rows[2] and 'data-shown-run="2"' in latest
+    assert shown(earlier) == [rows[1][1]] and 'data-shown-run="1"' in earlier
+    assert f"?run={first.id}&amp;q=%2B91+98760+00001" in earlier  # the CSV link keeps the filters
+    table = list(csv.reader(io.StringIO(csv_body)))
+    assert [(r[0], r[2], r[4]) for r in table[1:]] == [(str(rows[1][1]), "+919876000001", "sent")]
+    # An id that is not one of this campaign's runs falls back to the latest run.
+    assert other_campaign_run.status_code == 200 and shown(other_campaign_run.content.decode()) == rows[2]

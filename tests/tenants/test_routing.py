@@ -16,9 +16,12 @@ def test_tenant_host_resolves_its_own_schema(alpha, beta):
         assert response.wsgi_request.tenant.schema_name == world.tenant.schema_name
 
 
-def test_tenant_host_has_no_platform_admin(alpha):
-    response = Client(HTTP_HOST=alpha.host).get("/admin/login/")
-    assert response.status_code == 404
+def test_tenant_host_serves_the_workspace_admin_not_the_platform_admin(alpha):
+    login = Client(HTTP_HOST=alpha.host).get("/admin/login/")
+    platform_model = Client(HTTP_HOST=alpha.host).get("/admin/tenants/tenant/")
+
+    assert login.status_code == 200 and "Chorus workspace admin" in login.content.decode()
+    assert platform_model.status_code == 302 and platform_model["Location"].startswith("/admin/login/")
 
 
 def test_tenant_host_with_port_resolves(alpha):

@@ -295,6 +295,13 @@ class AudienceSummarySerializer(serializers.Serializer):
     suppressed = serializers.IntegerField()
 
 
+class RatesSerializer(serializers.Serializer):
+    sent = serializers.FloatField(allow_null=True, help_text="Went out, of those attempted.")
+    failed = serializers.FloatField(allow_null=True, help_text="Failed (or invalid number), of those attempted.")
+    delivered = serializers.FloatField(allow_null=True, help_text="Delivered or read, of those that went out.")
+    read = serializers.FloatField(allow_null=True, help_text="Read, of those that went out.")
+
+
 class StatsSerializer(serializers.Serializer):
     campaign = serializers.IntegerField(source="campaign.id")
     state = serializers.ChoiceField(source="campaign.state", choices=CAMPAIGN_STATE_CHOICES)
@@ -302,6 +309,12 @@ class StatsSerializer(serializers.Serializer):
     detail = serializers.CharField(source="campaign.state_detail")
     run = RunSerializer(allow_null=True)
     pending = serializers.SerializerMethodField(help_text="Rows still to be decided (queued, sending, held).")
+    rates = RatesSerializer(
+        source="progress.run.rates",
+        allow_null=True,
+        default=None,
+        help_text="Shares of the run's messages (0–1; null until there is something to divide by).",
+    )
     audience = AudienceSummarySerializer(
         allow_null=True, help_text="Before the first run: the audience's contacts now, and how many would be skipped."
     )

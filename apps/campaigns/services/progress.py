@@ -104,6 +104,24 @@ def totals(counts: dict[str, int]) -> Totals:
     )
 
 
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def rates(counts: dict[str, int]) -> dict[str, float | None]:
+    """Shares (0–1, None before there is anything to divide by): of the messages attempted, how
+    many went out (`sent`) and how many failed (`failed`); of those that went out, how many were
+    delivered (delivered or read) and how many read."""
+    sums = totals(counts)
+    delivered = counts.get(MessageState.DELIVERED, 0) + counts.get(MessageState.READ, 0)
+    return {
+        "sent": _share(sums.sent, sums.attempted),
+        "failed": _share(sums.failed, sums.attempted),
+        "delivered": _share(delivered, sums.sent),
+        "read": _share(counts.get(MessageState.READ, 0), sums.sent),
+    }
+
+
 def run_rollup(*, run: CampaignRun, now: datetime | None = None) -> CampaignRun:
     """Recount the run's rows and update its counters, send rate and ETA."""
     now = now or timezone.now()
@@ -148,6 +166,7 @@ def progress_event(campaign: Campaign, run: CampaignRun | None) -> dict[str, Any
             "done": sums.done,
             "sent": sums.sent,
             "failed": sums.failed,
+            "rates": rates(counts),
             "rate_per_s": round(run.rate_per_s, 3),
             "eta_s": None if run.eta_s is None else round(run.eta_s),
             "quota_note": run.quota_note,
