@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from apps.core.bench import goals_met as bench_goals_met
 from apps.senders import bench
 from config.celery import app
 
@@ -29,13 +30,7 @@ CEILINGS = {"pss_mb_per_active_profile"}
 
 def goals_met(result: dict) -> dict[str, bool | None]:
     """Each goal: met, missed, or None when its figure was not measured in this file."""
-    met: dict[str, bool | None] = {}
-    for key, goal in GOALS.items():
-        value = result.get(key)
-        if value is None:
-            met[key] = None
-        else:
-            met[key] = value <= goal if key in CEILINGS else value >= goal
+    met = bench_goals_met(result, GOALS, CEILINGS)
     if "parked_browsers" in result:
         met["parked_browsers"] = result["parked_browsers"] == 0
     return met
