@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from import_export.admin import ImportExportModelAdmin
@@ -15,7 +16,9 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from apps.contacts.models import Contact, Group, SavedFilter, SuppressedNumber
-from apps.contacts.resources import ContactResource, GroupResource
+from apps.contacts.resources import ContactResource, GroupResource, tenant_region
+from apps.contacts.services import suppression
+from apps.contacts.services.phones import normalise_phone
 from apps.core.tenant_admin import TenantSchemaOnlyMixin, tenant_admin_site
 
 
@@ -47,11 +50,40 @@ class GroupAdmin(_ImportExportAdmin):
     ordering = ["name"]
 
 
+class SuppressedNumberForm(forms.ModelForm):
+    class Meta:
+        model = SuppressedNumber
+        fields = ["phone", "reason"]
+
+    def clean_phone(self) -> str:
+        e164, why = normalise_phone(self.cleaned_data["phone"], tenant_region())
+        if e164 is None:
+            raise forms.ValidationError(f"Invalid phone number: {why}.")
+        return e164
+
+
 @admin.register(SuppressedNumber, site=tenant_admin_site)
 class SuppressedNumberAdmin(TenantSchemaOnlyMixin, ModelAdmin):
+    """Adds go through the service like the portal's: the number is normalised and messages
+    waiting for it are skipped at once. The number of an entry is fixed (remove it instead)."""
+
+    form = SuppressedNumberForm
     list_display = ["phone", "reason", "created_at"]
     search_fields = ["phone", "reason"]
     ordering = ["-id"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SuppressedNumber | None = None) -> list[str]:
+        return ["phone", "created_at"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: SuppressedNumber, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["reason"])
+            return
+        added = suppression.suppression_add(phone=obj.phone, reason=obj.reason)
+        obj.pk, obj.phone = added.suppressed.pk, added.suppressed.phone
+
+    def delete_model(self, request: HttpRequest, obj: SuppressedNumber) -> None:
+        suppression.suppression_remove(suppression_id=obj.pk)
 
 
 @admin.register(SavedFilter, site=tenant_admin_site)

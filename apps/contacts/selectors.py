@@ -20,6 +20,8 @@ from apps.contacts import filters
 from apps.contacts.models import Contact, Group, ImportJob, SavedFilter, SuppressedNumber
 from apps.contacts.resources import tenant_region
 from apps.contacts.services.phones import normalise_phone
+from apps.contacts.services.suppression import SuppressionError
+from apps.core.exceptions import NotFound
 
 _LOOKS_LIKE_NUMBER = re.compile(r"\+?[\d\s\-().]{3,}")
 
@@ -234,3 +236,30 @@ def contact_is_suppressed(*, phone: str) -> bool:
 
 def groups_for_choices() -> QuerySet[Group]:
     return Group.objects.order_by(Lower("name"))
+
+
+# --- the suppression list ---------------------------------------------------------------------
+
+
+def suppression_get(*, suppression_id: int) -> SuppressedNumber:
+    suppressed = SuppressedNumber.objects.filter(pk=suppression_id).first()
+    if suppressed is None:
+        raise NotFound("No such suppressed number.", code=SuppressionError.NOT_FOUND)
+    return suppressed
+
+
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def suppressions_list(*, search: str = "") -> QuerySet[SuppressedNumber]:
+    """The list, newest first; `search` matches the reason (any case) or, by its digits, the
+    number ("98765 43210" finds +919876543210)."""
+    queryset = SuppressedNumber.objects.order_by("-id")
+    search = (search or "").strip()
+    if search:
+        condition = Q(reason__icontains=search)
+        digits = _NOT_DIGITS.sub("", search)
+        if digits:
+            condition |= Q(phone__contains=digits)
+        queryset = queryset.filter(condition)
+    return queryset

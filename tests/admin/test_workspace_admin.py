@@ -117,3 +117,24 @@ def test_the_platform_admin_does_not_offer_tenant_models(superuser, admin_client
     response = admin_client(superuser).get("/admin/contacts/contact/")
 
     assert response.status_code == 404
+
+
+def test_suppressing_in_the_admin_normalises_and_skips_waiting_messages(alpha, superuser):
+    from apps.contacts.models import SuppressedNumber
+    from apps.senders.models import OutboundMessage, SenderProfile
+
+    with tenant_context(alpha.tenant):
+        profile = SenderProfile.objects.create(label="Main")
+        waiting = OutboundMessage.objects.create(profile=profile, to_number="+919876500001", body="Hi", state="queued")
+    client = on_host(alpha, superuser)
+
+    bad = client.post("/admin/contacts/suppressednumber/add/", {"phone": "not a number", "reason": "x"})
+    good = client.post("/admin/contacts/suppressednumber/add/", {"phone": "098765 00001", "reason": "complaint"})
+
+    with tenant_context(alpha.tenant):
+        stored = list(SuppressedNumber.objects.values_list("phone", "reason"))
+        waiting.refresh_from_db()
+    assert bad.status_code == 200 and "Invalid phone number" in bad.content.decode()
+    assert good.status_code == 302
+    assert stored == [("+919876500001", "complaint")]
+    assert (waiting.state, waiting.error_code) == ("skipped_suppressed", "suppressed")

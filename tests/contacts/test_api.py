@@ -247,3 +247,122 @@ def test_beta_cannot_reach_alphas_contacts_imports_or_error_file(alpha, beta, cl
     missing = beta_owner.get(f"/api/v1/imports/{job.id}/errors")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "import_not_found"
     assert beta_owner.get("/api/v1/contacts").json()["results"] == []
+
+
+def opt_out_fields(world, contact_id: int) -> tuple:
+    def read():
+        contact = Contact.objects.get(pk=contact_id)
+        return (contact.opted_out_at is not None, contact.opted_out_reason, contact.opted_out_via)
+
+    return in_schema(world, read)
+
+
+def test_opt_out_and_back_in_through_the_api_are_recorded_as_api(alpha, agent_client):
+    contact = in_schema(alpha, lambda: Contact.objects.create(phone="+919876543210", name="Asha"))
+    url = f"/api/v1/contacts/{contact.id}"
+
+    opted = agent_client.post(f"{url}/opt-out", {"reason": "Asked on the phone"}, content_type="application/json")
+    first_at = in_schema(alpha, lambda: Contact.objects.get(pk=contact.id).opted_out_at)
+    again = agent_client.post(f"{url}/opt-out", {"reason": "Second time"}, content_type="application/json")
+
+    assert opted.status_code == 200
+    body = opted.json()
+    assert (body["id"], body["is_opted_out"], body["opted_out_reason"], body["opted_out_via"]) == (
+        contact.id,
+        True,
+        "Asked on the phone",
+        "api",
+    )
+    assert body["opted_out_at"] is not None
+    # Already opted out: the original when, why and how stay.
+    assert again.status_code == 200 and again.json()["opted_out_reason"] == "Asked on the phone"
+    assert opt_out_fields(alpha, contact.id) == (True, "Asked on the phone", "api")
+    assert in_schema(alpha, lambda: Contact.objects.get(pk=contact.id).opted_out_at) == first_at
+
+    back_in = agent_client.post(f"{url}/opt-in")
+
+    assert back_in.status_code == 200
+    body = back_in.json()
+    assert (body["is_opted_out"], body["opted_out_at"], body["opted_out_reason"], body["opted_out_via"]) == (
+        False,
+        None,
+        "",
+        "",
+    )
+    assert opt_out_fields(alpha, contact.id) == (False, "", "")
+
+    no_reason = agent_client.post(f"{url}/opt-out")
+
+    assert no_reason.status_code == 200
+    assert opt_out_fields(alpha, contact.id) == (True, "", "api")
+
+
+def test_opt_out_refusals_change_nothing(alpha, client_for, agent_client):
+    contact = in_schema(alpha, lambda: Contact.objects.create(phone="+919876543210", name="Asha"))
+    opted = in_schema(
+        alpha,
+        lambda: Contact.objects.create(
+            phone="+919876543211", opted_out_at="2026-01-01T00:00:00Z", opted_out_reason="STOP", opted_out_via="keyword"
+        ),
+    )
+    viewer = client_for(alpha, member(alpha, Role.VIEWER))
+
+    viewer_out = viewer.post(f"/api/v1/contacts/{contact.id}/opt-out", {"reason": "x"}, content_type="application/json")
+    viewer_in = viewer.post(f"/api/v1/contacts/{opted.id}/opt-in")
+    too_long = agent_client.post(
+        f"/api/v1/contacts/{contact.id}/opt-out", {"reason": "x" * 201}, content_type="application/json"
+    )
+    missing = agent_client.post(f"/api/v1/contacts/{opted.id + 1000}/opt-out")
+
+    assert (viewer_out.status_code, viewer_out.json()["error"]["code"]) == (403, "role_required")
+    assert (viewer_in.status_code, viewer_in.json()["error"]["code"]) == (403, "role_required")
+    assert too_long.status_code == 400 and list(too_long.json()["error"]["details"]) == ["reason"]
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "contact_not_found")
+    assert opt_out_fields(alpha, contact.id) == (False, "", "")
+    assert opt_out_fields(alpha, opted.id) == (True, "STOP", "keyword")
+
+
+def test_bulk_upsert_records_opt_outs_as_api_and_keeps_earlier_ones(alpha, agent_client):
+    def seed():
+        Contact.objects.create(phone="+919876543210", name="Existing")
+        Contact.objects.create(
+            phone="+919876543211", opted_out_at="2026-01-01T00:00:00Z", opted_out_reason="STOP", opted_out_via="keyword"
+        )
+
+    in_schema(alpha, seed)
+
+    response = agent_client.post(
+        "/api/v1/contacts/bulk",
+        {
+            "contacts": [
+                {"phone": "+919876543210", "opted_out": True},
+                {"phone": "+919876543211", "opted_out": True},
+                {"phone": "+919876543212", "opted_out": True},
+                {"phone": "+919876543213", "opted_out": False},
+            ]
+        },
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200
+    assert (response.json()["created"], response.json()["updated"], response.json()["unchanged"]) == (2, 1, 1)
+
+    def opt_outs():
+        return sorted(
+            (c.phone, c.opted_out_at is not None, c.opted_out_reason, c.opted_out_via) for c in Contact.objects.all()
+        )
+
+    assert in_schema(alpha, opt_outs) == [
+        ("+919876543210", True, "Sent as opted out through the API", "api"),
+        ("+919876543211", True, "STOP", "keyword"),
+        ("+919876543212", True, "Sent as opted out through the API", "api"),
+        ("+919876543213", False, "", ""),
+    ]
+
+
+def test_a_file_import_still_records_opt_outs_as_import(in_alpha, run_import):
+    run_import(b"Phone,Opted out\n+919876543210,yes\n")
+
+    assert list(Contact.objects.values_list("opted_out_reason", "opted_out_via")) == [
+        ("Imported as opted out", "import")
+    ]

@@ -60,6 +60,16 @@ class ContactWriteSerializer(serializers.ModelSerializer):
         return value
 
 
+class ContactOptOutSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=Contact._meta.get_field("opted_out_reason").max_length,
+        help_text="Why, in a few words (shown with the contact).",
+    )
+
+
 class ContactFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=200)
     group = serializers.IntegerField(required=False, min_value=1)

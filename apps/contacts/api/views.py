@@ -2,8 +2,8 @@
 
 Who may do what: every member (viewer and up) reads contacts, groups and imports, exports
 contacts (small exports at once, any size in the background) and downloads exports and error
-reports; agents and up create, change and import contacts; admins and
-owners delete contacts and groups. API keys act with their own role.
+reports; agents and up create, change, opt out/in and import contacts and create and rename
+groups; admins and owners delete contacts and groups. API keys act with their own role.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from apps.contacts.api.serializers import (
     ContactExportRequestSerializer,
     ContactExportSerializer,
     ContactFilterSerializer,
+    ContactOptOutSerializer,
     ContactSerializer,
     ContactWriteSerializer,
     GroupSerializer,
@@ -39,12 +40,12 @@ from apps.contacts.api.serializers import (
     ImportPreviewRequestSerializer,
     ImportPreviewSerializer,
 )
-from apps.contacts.models import Group, ImportJob
+from apps.contacts.models import Contact, Group, ImportJob
+from apps.contacts.services import bulk, exporting, importing
 from apps.contacts.services import contacts as contact_services
-from apps.contacts.services import exporting, importing
-from apps.contacts.services.groups import group_get_or_create
+from apps.contacts.services import groups as group_services
 from apps.core.api.errors import ApiErrorSerializer
-from apps.core.exceptions import Conflict, NotFound, ValidationFailed
+from apps.core.exceptions import NotFound, ValidationFailed
 
 TAGS = ["contacts"]
 
@@ -128,6 +129,41 @@ class ContactDetailView(RolePerMethodMixin, APIView):
     def delete(self, request: Request, contact_id: int) -> Response:
         contact_services.contact_delete(contact=contact_services.contact_get(contact_id=contact_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ContactOptOutView(APIView):
+    permission_classes = (HasRole(Role.AGENT),)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Opt a contact out of every campaign from now on (recorded as via api); a contact "
+        "already opted out keeps its original when, why and how",
+        request=ContactOptOutSerializer,
+        responses={200: ContactSerializer, **ERRORS, **NOT_FOUND},
+    )
+    def post(self, request: Request, contact_id: int) -> Response:
+        contact = contact_services.contact_get(contact_id=contact_id)
+        body = ContactOptOutSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        bulk.contacts_opt_out(contact_ids=[contact.id], reason=body.validated_data["reason"], via=Contact.OptOutVia.API)
+        contact.refresh_from_db()
+        return Response(ContactSerializer(contact).data)
+
+
+class ContactOptInView(APIView):
+    permission_classes = (HasRole(Role.AGENT),)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Clear a contact's opt-out (it asked to hear from you again); the suppression list is not changed",
+        request=None,
+        responses={200: ContactSerializer, **ERRORS, **NOT_FOUND},
+    )
+    def post(self, request: Request, contact_id: int) -> Response:
+        contact = contact_services.contact_get(contact_id=contact_id)
+        bulk.contacts_opt_in(contact_ids=[contact.id])
+        contact.refresh_from_db()
+        return Response(ContactSerializer(contact).data)
 
 
 class ContactBulkView(APIView):
@@ -271,13 +307,9 @@ class GroupListCreateView(RolePerMethodMixin, generics.GenericAPIView):
     def post(self, request: Request) -> Response:
         body = GroupSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        group, created = group_get_or_create(name=body.validated_data["name"])
-        if not created:
-            raise Conflict("A group with this name exists.", code="group_exists", details={"id": group.id})
-        description = body.validated_data.get("description", "")
-        if description:
-            Group.objects.filter(pk=group.pk).update(description=description)
-            group.description = description
+        group = group_services.group_create(
+            name=body.validated_data["name"], description=body.validated_data.get("description", "")
+        )
         return Response(GroupSerializer(group).data, status=status.HTTP_201_CREATED)
 
 
@@ -294,11 +326,26 @@ class GroupDetailView(RolePerMethodMixin, APIView):
 
     @extend_schema(
         tags=TAGS,
+        summary="Rename a group or change its description (names are unique regardless of case)",
+        request=GroupSerializer,
+        responses={200: GroupSerializer, **ERRORS, **NOT_FOUND, 409: OpenApiResponse(description="The name is taken")},
+    )
+    def patch(self, request: Request, group_id: int) -> Response:
+        group = self._group(group_id)
+        body = GroupSerializer(group, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        group_services.group_update(
+            group=group, name=body.validated_data.get("name"), description=body.validated_data.get("description")
+        )
+        return Response(GroupSerializer(self._group(group_id)).data)
+
+    @extend_schema(
+        tags=TAGS,
         summary="Delete a group (its contacts stay)",
         responses={204: OpenApiResponse(description="Deleted"), **ERRORS, **NOT_FOUND},
     )
     def delete(self, request: Request, group_id: int) -> Response:
-        self._group(group_id).delete()
+        group_services.group_delete(group=self._group(group_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

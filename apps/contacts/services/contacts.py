@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 BULK_MAX_CONTACTS = 1000
 # Fields a bulk item may carry (custom fields go under "custom_fields").
 BULK_FIELDS = ("phone", "name", "email", "language", "consent", "opted_out", "tags")
+# What a contact sent with "opted_out": true records as its opt-out reason (via "api").
+BULK_OPTED_OUT_REASON = "Sent as opted out through the API"
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ def contacts_bulk_upsert(
             update_existing=update_existing,
             group_id=group.id if group else None,
             source="api",
+            opt_out_via=Contact.OptOutVia.API,
+            opt_out_reason=BULK_OPTED_OUT_REASON,
         )
         if applied.created:
             billing.quota_require(

@@ -7,7 +7,7 @@ import logging
 from django.db import IntegrityError, transaction
 
 from apps.contacts.models import GROUP_NAME_MAX_LENGTH, Group
-from apps.core.exceptions import ValidationFailed
+from apps.core.exceptions import Conflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -39,3 +39,57 @@ def group_get_or_create(*, name: str) -> tuple[Group, bool]:
         return Group.objects.get(name__iexact=name), False
     logger.info("contact_group.created", extra={"group_id": group.id})
     return group, True
+
+
+def _name_taken(*, name: str, group_id: int | None = None) -> Conflict:
+    existing = Group.objects.filter(name__iexact=name).exclude(pk=group_id).values_list("pk", flat=True).first()
+    return Conflict("A group with this name exists.", code="group_exists", details={"id": existing})
+
+
+def group_create(*, name: str, description: str = "") -> Group:
+    """A new group; a name already used by another group (any case) is a Conflict and nothing
+    is created. The case-insensitive unique index settles a concurrent create."""
+    name = group_name_clean(name)
+    if Group.objects.filter(name__iexact=name).exists():
+        raise _name_taken(name=name)
+    try:
+        with transaction.atomic():
+            group = Group.objects.create(name=name, description=description)
+    except IntegrityError as exc:
+        raise _name_taken(name=name) from exc
+    logger.info("contact_group.created", extra={"group_id": group.id})
+    return group
+
+
+def group_update(*, group: Group, name: str | None = None, description: str | None = None) -> Group:
+    """Renames the group and/or changes its description. Names stay unique regardless of case
+    (renaming a group to another spelling of its own name is allowed); a taken name is a
+    Conflict and nothing is saved. Members are untouched."""
+    fields: dict[str, str] = {}
+    if name is not None:
+        name = group_name_clean(name)
+        if Group.objects.filter(name__iexact=name).exclude(pk=group.pk).exists():
+            raise _name_taken(name=name, group_id=group.pk)
+        if name != group.name:
+            fields["name"] = name
+    if description is not None and description != group.description:
+        fields["description"] = description
+    if not fields:
+        return group
+    try:
+        with transaction.atomic():
+            Group.objects.filter(pk=group.pk).update(**fields)
+    except IntegrityError as exc:
+        raise _name_taken(name=fields.get("name", group.name), group_id=group.pk) from exc
+    for field, value in fields.items():
+        setattr(group, field, value)
+    logger.info("contact_group.updated", extra={"group_id": group.id, "fields": sorted(fields)})
+    return group
+
+
+def group_delete(*, group: Group) -> None:
+    """Deletes the group and its memberships; the contacts themselves stay."""
+    group_id = group.id
+    with transaction.atomic():
+        group.delete()
+    logger.info("contact_group.deleted", extra={"group_id": group_id})

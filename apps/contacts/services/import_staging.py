@@ -366,10 +366,18 @@ _TAG_MEMBERS_SQL = (
 
 
 def stage_apply(
-    *, plan: ColumnPlan, staged: int, update_existing: bool, group_id: int | None, source: str
+    *,
+    plan: ColumnPlan,
+    staged: int,
+    update_existing: bool,
+    group_id: int | None,
+    source: str,
+    opt_out_via: str = Contact.OptOutVia.IMPORT,
+    opt_out_reason: str = OPTED_OUT_REASON,
 ) -> ApplyCounts:
-    """Applies the staged file to the contacts (call inside a transaction)."""
-    params = {"source": source, "opt_out_reason": OPTED_OUT_REASON, "opt_out_via": Contact.OptOutVia.IMPORT.value}
+    """Applies the staged file to the contacts (call inside a transaction). Rows newly opted out
+    record `opt_out_via` and `opt_out_reason` (a file import by default; the bulk API says so)."""
+    params = {"source": source, "opt_out_reason": opt_out_reason, "opt_out_via": str(opt_out_via)}
     counts = ApplyCounts()
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {STAGE_TABLE}")

@@ -29,6 +29,12 @@ from apps.contacts.views.saved_filters import (
     contacts_filter_new,
     contacts_filters,
 )
+from apps.contacts.views.suppressions import (
+    contacts_suppression_add,
+    contacts_suppression_remove,
+    contacts_suppressions,
+    contacts_suppressions_paste,
+)
 
 __all__ = [
     "contacts",
@@ -51,4 +57,8 @@ __all__ = [
     "contacts_imports",
     "contacts_opt_in",
     "contacts_opt_out",
+    "contacts_suppression_add",
+    "contacts_suppression_remove",
+    "contacts_suppressions",
+    "contacts_suppressions_paste",
 ]

@@ -262,7 +262,8 @@ class MessageListCreateView(ReadOrRoleMixin, generics.GenericAPIView):
             "Answers 202 with the queued message. With an `Idempotency-Key` header, repeating the "
             "same request returns the message made the first time (202, header "
             "`Idempotent-Replayed: true`) and sends nothing more; the same key with a different "
-            "request is a 409 `idempotency_key_reused`."
+            "request is a 409 `idempotency_key_reused`. A number on the workspace's suppression list "
+            "(/api/v1/suppressions) is refused with a 409 `number_suppressed` and nothing is queued."
         ),
         parameters=[
             OpenApiParameter(

@@ -10,6 +10,8 @@ Invariants (DESIGN.md, sending invariants 1, 2 and 9):
 - Retryable failures (timeouts, browser crash, navigation) go back to `queued` with exponential
   backoff until MAX_ATTEMPTS; final failures (invalid number, opted out, bad data) are recorded
   and never retried.
+- A number on the suppression list (contacts_suppressednumber) is never sent to: a single send is
+  refused, waiting rows are skipped when the number is added, and the claim skips any it meets.
 All functions work in the current tenant schema (the caller's connection).
 """
 
@@ -27,6 +29,7 @@ from django.db.models import Count, F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from apps.contacts.models import SuppressedNumber
 from apps.core.exceptions import Conflict, NotFound, ValidationFailed
 from apps.senders import coordination
 from apps.senders.models import FINAL_STATES, MessageEvent, MessageState, OutboundMessage, SenderProfile
@@ -46,6 +49,7 @@ class LedgerError:
     EMPTY_TEXT = "empty_text"
     TEXT_TOO_LONG = "text_too_long"
     IDEMPOTENCY_REUSED = "idempotency_key_reused"
+    NUMBER_SUPPRESSED = "number_suppressed"
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ def message_enqueue(
 ) -> Enqueued:
     """Queue one message. With an Idempotency-Key, a replay of the same request returns the
     message made the first time (created=False); the same key with a different request is a
-    Conflict. Quotas and pacing are applied when it is sent, like campaign messages."""
+    Conflict. A number on the suppression list is a Conflict (number_suppressed) and nothing is
+    written. Quotas and pacing are applied when it is sent, like campaign messages."""
     text = (text or "").strip()
     if not text:
         raise ValidationFailed("The message text is empty.", code=LedgerError.EMPTY_TEXT)
@@ -129,6 +134,10 @@ def message_enqueue(
         existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _replay(existing, fingerprint)
+    if SuppressedNumber.objects.filter(phone=number).exists():
+        raise Conflict(
+            "This number is on the suppression list.", code=LedgerError.NUMBER_SUPPRESSED, details={"to": number}
+        )
     chosen = _pick_profile(profile)
     now = timezone.now()
     try:
@@ -202,20 +211,38 @@ def requeue_state(campaign_id: int | None) -> str:
     return MessageState.CANCELLED if row is None or row[0] == "cancelled" else MessageState.HELD
 
 
+# The claim locks the due rows, then in the same statement records those whose number is on the
+# suppression list as `skipped_suppressed` (with an event) and moves the rest to `sending`: a
+# number suppressed after its row was queued is never sent, whichever path queued the row. One
+# unique-index probe of contacts_suppressednumber.phone per row. Opt-out is re-checked as a flag
+# the caller acts on (it skips the row after the claim).
 _CLAIM_SQL = """
+WITH picked AS (
+    SELECT o.id,
+        EXISTS (SELECT 1 FROM contacts_suppressednumber s WHERE s.phone = o.to_number) AS suppressed
+    FROM senders_outboundmessage o
+    WHERE o.profile_id = %(profile_id)s AND o.state = 'queued'
+      AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+      AND {gate}
+      {only_ids}
+    ORDER BY o.id
+    LIMIT %(limit)s
+    FOR UPDATE OF o SKIP LOCKED
+), skipped AS (
+    UPDATE senders_outboundmessage AS m
+    SET state = 'skipped_suppressed', error_code = 'suppressed', failed_at = now(), next_attempt_at = NULL
+    FROM picked
+    WHERE m.id = picked.id AND picked.suppressed
+    RETURNING m.id
+), skip_events AS (
+    INSERT INTO senders_messageevent (message_id, state, at, detail)
+    SELECT id, 'skipped_suppressed', now(), 'number on the suppression list' FROM skipped
+)
 UPDATE senders_outboundmessage AS m
 SET state = 'sending', claim_token = %(token)s, claimed_at = now(), claimed_by = %(holder)s,
     attempts = m.attempts + 1, sending_at = now()
-WHERE m.id IN (
-    SELECT id FROM senders_outboundmessage
-    WHERE profile_id = %(profile_id)s AND state = 'queued'
-      AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-      AND {gate}
-      {only_ids}
-    ORDER BY id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
+FROM picked
+WHERE m.id = picked.id AND NOT picked.suppressed
 RETURNING m.id, m.to_number, m.body, m.attempts,
     EXISTS (SELECT 1 FROM contacts_contact c WHERE c.phone = m.to_number AND c.opted_out_at IS NOT NULL),
     m.campaign_id, m.media
@@ -227,10 +254,11 @@ def messages_claim(
 ) -> list[ClaimedMessage]:
     """Claim up to `limit` due queued messages of a profile (only among `message_ids` when
     given), oldest first, skipping rows another transaction holds. Each claimed row is `sending`
-    under one new claim token; `opted_out` tells the caller to skip it instead of sending."""
+    under one new claim token; `opted_out` tells the caller to skip it instead of sending. Rows
+    to a suppressed number are recorded `skipped_suppressed` instead and not returned."""
     token = uuid.uuid4()
     sql = _CLAIM_SQL.format(
-        gate=_CAMPAIGN_GATE_SQL, only_ids="AND id = ANY(%(ids)s)" if message_ids is not None else ""
+        gate=_CAMPAIGN_GATE_SQL, only_ids="AND o.id = ANY(%(ids)s)" if message_ids is not None else ""
     )
     if message_ids is not None:
         limit = len(message_ids)
@@ -399,6 +427,36 @@ def messages_mark_skipped_opted_out(*, claims: list[tuple[int, uuid.UUID]]) -> i
         [_event(mid, MessageState.SKIPPED_OPTED_OUT, "contact opted out", now) for mid, _ in claims]
     )
     return changed
+
+
+# Rows still waiting for their turn: a suppressed number's are skipped at once. Looked up through
+# outbound_profile_to_sent (profile, to_number, …), one probe per profile and number: waiting rows
+# always have a profile (only rows skipped when a run is written have none).
+_SKIP_SUPPRESSED_SQL = """
+WITH skipped AS (
+    UPDATE senders_outboundmessage
+    SET state = 'skipped_suppressed', error_code = 'suppressed', failed_at = %(now)s, next_attempt_at = NULL
+    WHERE profile_id = ANY(ARRAY(SELECT id FROM senders_senderprofile))
+      AND to_number = ANY(%(phones)s) AND state IN ('queued', 'held')
+    RETURNING id
+)
+INSERT INTO senders_messageevent (message_id, state, at, detail)
+SELECT id, 'skipped_suppressed', %(now)s, 'number added to the suppression list' FROM skipped
+"""
+
+
+def messages_skip_suppressed(*, phones: list[str]) -> int:
+    """Record every waiting (`queued` or `held`) row to these E.164 numbers as
+    `skipped_suppressed` (error_code `suppressed`), in one statement; call it in the transaction
+    that adds the numbers to the suppression list. Rows being sent right now are not touched.
+    Campaign counters follow: they are a roll-up of the ledger's states. Returns the rows skipped."""
+    if not phones:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_SKIP_SUPPRESSED_SQL, {"now": timezone.now(), "phones": phones})
+        skipped = cursor.rowcount
+    logger.info("messages.skipped_suppressed", extra={"numbers": len(phones), "messages_skipped": skipped})
+    return skipped
 
 
 def messages_defer(*, message_ids: list[int], until: datetime, reason: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -28,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--mode", choices=ImportJob.Mode.values, default=ImportJob.Mode.UPDATE)
         parser.add_argument("--group", help="add every imported contact to this group (created if missing)")
         parser.add_argument("--delimiter", help="override delimiter detection (, ; | or 'tab')")
+        parser.add_argument(
+            "--progress",
+            action="store_true",
+            help="draw the progress bar even when the output is not a terminal (it moves once per COPY chunk)",
+        )
 
     def handle(self, *args, **opts):
         path = Path(opts["file"])
@@ -37,6 +41,9 @@ class Command(BaseCommand):
         if tenant is None or tenant.is_public:
             raise CommandError(f"No tenant with slug {opts['tenant']!r}.")
         delimiter = "\t" if opts["delimiter"] == "tab" else opts["delimiter"]
+        # The bar is redrawn in place, so it is drawn only on a terminal unless asked for; the
+        # command's own stream decides (call_command may hand it any file).
+        self.live_bar = opts["progress"] or self.stdout.isatty()
         try:
             mapping = mapping_parse(opts["mapping"]) if opts["mapping"] else None
             with tenant_context(tenant), path.open("rb") as stream:
@@ -78,7 +85,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Rows with errors: {where}")
 
     def _bar(self, event: dict) -> None:
-        if not sys.stdout.isatty() and event["state"] == ImportJob.State.RUNNING:
+        if not self.live_bar and event["state"] == ImportJob.State.RUNNING:
             return
         done = int(event["progress"] / 100 * BAR_WIDTH)
         rate = event.get("rows_per_s") or 0
