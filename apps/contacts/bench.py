@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import logging
 import random
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,3 +222,50 @@ def import_with_import_export(tenant: Tenant, path: Path) -> Figures:
         errors=totals.get("invalid", 0) + totals.get("error", 0),
         extra={"contacts_stored": stored},
     )
+
+
+# How often each list query is timed; the median is reported (the first run warms the cache).
+LIST_REPEATS = 5
+
+
+def _median_ms(call) -> float:
+    timings = []
+    for _ in range(LIST_REPEATS):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(timings), 1)
+
+
+def list_timings(tenant: Tenant) -> dict[str, float]:
+    """Milliseconds (median of LIST_REPEATS) the portal's contacts list takes on the loaded
+    tenant for one page and its total, as contacts/views/contacts.py asks for them: newest page,
+    a page in the middle, an exact number, a name substring, a group, a saved filter on a custom
+    field."""
+    from apps.contacts import selectors
+    from apps.contacts.models import Group, SavedFilter
+
+    with tenant_context(tenant):
+        ids = list(Contact.objects.order_by("id").values_list("id", flat=True)[:: max(1, Contact.objects.count() // 2)])
+        middle = ids[1] if len(ids) > 1 else None
+        some = Contact.objects.order_by("-id").values_list("phone", flat=True).first() or "+910000000000"
+        group = Group.objects.order_by("id").first()
+        saved = SavedFilter.objects.create(
+            name="Bench: Pune", spec={"rules": [{"field": "custom.city", "op": "eq", "value": "Pune"}]}
+        )
+
+        def page(after: int | None = None, **filters) -> None:
+            queryset = selectors.contacts_list(**filters)
+            selectors.contacts_page(queryset, after=after)
+            selectors.contacts_total(queryset, filtered=bool(filters))
+
+        figures = {
+            "first_page": _median_ms(lambda: page()),
+            "middle_page": _median_ms(lambda: page(after=middle)),
+            "search_number": _median_ms(lambda: page(search=some)),
+            "search_name": _median_ms(lambda: page(search="sharma")),
+            "group_first_page": _median_ms(lambda: page(group_id=group.id if group else None)),
+            "saved_filter_first_page": _median_ms(lambda: page(saved_filter_id=saved.id)),
+        }
+        saved.delete()
+    return figures

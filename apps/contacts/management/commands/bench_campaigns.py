@@ -46,6 +46,8 @@ class Command(BaseCommand):
             bench.contacts_clear(tenant)
             grouped = bench.import_ours(tenant, source, group_name="Bench")
             self.stdout.write(f"ours, into a group: {grouped.rows:,} rows in {grouped.seconds:.2f} s {grouped.extra}")
+            listing = bench.list_timings(tenant)
+            self.stdout.write(f"contacts list on {grouped.extra['contacts_stored']:,} contacts (ms): {listing}")
             bench.contacts_clear(tenant)
             ours_slice = bench.import_ours(tenant, sliced)
             self.stdout.write(f"ours, slice: {ours_slice.rows:,} rows in {ours_slice.seconds:.2f} s")
@@ -68,6 +70,7 @@ class Command(BaseCommand):
                 "import_phases_s": ours.extra,
                 "import_with_group_rows_per_s": round(grouped.per_s),
                 "import_with_group_phases_s": grouped.extra,
+                "contacts_list_ms": listing,
                 "import_rows_per_s_on_slice": round(ours_slice.per_s),
                 "import_export_rows_per_s": round(theirs.per_s),
                 "import_export_rows": theirs.rows,
