@@ -144,7 +144,13 @@ class CampaignBuilderForm(forms.Form):
     weekdays = forms.TypedMultipleChoiceField(
         label=_("Weekdays"), required=False, coerce=int, choices=WEEKDAY_CHOICES, widget=forms.CheckboxSelectMultiple
     )
-    day_of_month = forms.IntegerField(label=_("Day of the month"), required=False, min_value=1, max_value=28)
+    day_of_month = forms.IntegerField(
+        label=_("Day of the month"),
+        required=False,
+        min_value=1,
+        max_value=28,
+        help_text=_("1–28, so that it comes every month."),
+    )
     # Stop rules
     stop_failure_percent = forms.IntegerField(
         label=_("Pause when more than this share fails (%)"),

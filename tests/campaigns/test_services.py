@@ -410,6 +410,23 @@ def test_a_weekly_campaign_is_scheduled_on_a_crontab_in_the_tenants_time_zone(in
     assert not PeriodicTask.objects.filter(name__endswith=f"campaign-{campaign.id}").exists()
 
 
+def test_a_monthly_campaign_fires_on_its_day_at_the_local_time(in_alpha):
+    campaign = make_campaign(
+        profiles=[make_profile()], audience_all=True, schedule="monthly", send_time=datetime.time(7, 5), day_of_month=28
+    )
+
+    campaign_services.campaign_schedule(campaign=campaign)
+
+    crontab = stored_task(in_alpha, campaign).crontab
+    assert (crontab.minute, crontab.hour, crontab.day_of_week, crontab.day_of_month, crontab.month_of_year) == (
+        "5",
+        "7",
+        "*",
+        "28",
+        "*",
+    )
+
+
 def test_a_one_off_campaign_is_a_clocked_task_at_its_local_time_and_starting_it_early_removes_it(in_alpha):
     from apps.tenants.models import Tenant
 
