@@ -349,6 +349,7 @@ def _run(export: ContactExport) -> ContactExport:
     except (ChorusError, OSError) as exc:
         _fail(export, exc)
     except Exception as exc:
+        # A bug: the export says it failed (not "running" for ever) and the error goes on up.
         _fail(export, exc)
         raise
     if export.state == ContactExport.State.COMPLETED:

@@ -296,6 +296,7 @@ def _run(job: ImportJob, on_progress: ProgressCallback | None) -> ImportJob:
     except DatabaseError:
         raise  # the task retries; nothing of this run was committed
     except Exception as exc:
+        # A bug: the job says it failed (not "running" for ever) and the error goes on up.
         _fail(job, exc)
         raise
     finally:
