@@ -105,3 +105,51 @@ def test_profile_daily_cap_pauses_the_profile_until_tomorrow(live_profile):
     finally:
         host.shutdown()
     assert counts == {"sent": 3, "queued": 2}
+
+
+def test_an_attachment_that_times_out_is_retried_and_then_sent_once(live_profile, settings):
+    """A browser timeout in the attach flow is retryable: the row goes back to queued with a
+    backoff (scaled down here), the next attempt sends it, and it is sent exactly once."""
+    from django.utils import timezone
+
+    from apps.senders.driver import session as drv_session
+
+    settings.PACING_TIME_SCALE = 0.001  # the 30 s retry backoff → 0.03 s
+    world, profile = live_profile
+    with tenant_context(world.tenant):
+        row = OutboundMessage.objects.create(
+            profile=profile,
+            to_number="+919876500001",
+            body="Your invoice",
+            media="templates/t_alpha/invoice.pdf",
+            state=MessageState.QUEUED,
+            queued_at=timezone.now(),
+        )
+
+    class FlakyAttach(NullTransport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.media_calls: list[str] = []
+
+        async def send_media(self, digits, caption, media, **kwargs):
+            self.media_calls.append(media)
+            if len(self.media_calls) == 1:
+                raise drv_session.StepTimeout("the attach menu did not open")
+            return await super().send_media(digits, caption, media, **kwargs)
+
+    transport = FlakyAttach()
+    host = SenderHost(transport_factory=lambda: transport)
+    try:
+        assert host.kick(world.tenant.schema_name, profile.id) is True
+        with tenant_context(world.tenant):
+            wait_for(
+                lambda: OutboundMessage.objects.get(id=row.id).state == MessageState.SENT,
+                what="the attachment to be sent on its second attempt",
+            )
+            row.refresh_from_db()
+    finally:
+        host.shutdown()
+
+    assert transport.media_calls == ["templates/t_alpha/invoice.pdf"] * 2
+    assert transport.sent == [("919876500001", "Your invoice")]
+    assert (row.attempts, row.error_code) == (2, "")

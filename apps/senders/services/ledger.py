@@ -311,7 +311,8 @@ def next_due_at(*, profile_id: int) -> datetime | None:
 
 def messages_mark_sent(*, claims: list[tuple[int, uuid.UUID, str]], at: datetime | None = None) -> int:
     """Record sends: (message id, claim token, WhatsApp message id). Rows whose claim token is
-    no longer theirs are left alone. Returns how many rows changed."""
+    no longer theirs are left alone. An earlier attempt's error is cleared (its event stays in
+    the history): a sent row shows no error. Returns how many rows changed."""
     if not claims:
         return 0
     at = at or timezone.now()
@@ -319,7 +320,8 @@ def messages_mark_sent(*, claims: list[tuple[int, uuid.UUID, str]], at: datetime
         cursor.execute(
             """
             UPDATE senders_outboundmessage AS m
-            SET state = 'sent', sent_at = %s, wa_message_id = v.wa_id, claim_token = NULL
+            SET state = 'sent', sent_at = %s, wa_message_id = v.wa_id, claim_token = NULL,
+                error_code = '', error_detail = ''
             FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::uuid[]) AS token, unnest(%s::text[]) AS wa_id) AS v
             WHERE m.id = v.id AND m.claim_token = v.token AND m.state = 'sending'
             """,
