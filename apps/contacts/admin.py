@@ -9,17 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.db import connection
+from django.http import HttpRequest, HttpResponseRedirect
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
+from apps.billing import services as billing
 from apps.contacts.models import Contact, Group, SavedFilter, SuppressedNumber
 from apps.contacts.resources import ContactResource, GroupResource, tenant_region
-from apps.contacts.services import suppression
+from apps.contacts.services import contacts as contact_services
+from apps.contacts.services import groups as group_services
+from apps.contacts.services import saved_filters, suppression
 from apps.contacts.services.phones import normalise_phone
+from apps.core.exceptions import Conflict
 from apps.core.tenant_admin import TenantSchemaOnlyMixin, tenant_admin_site
+from apps.tenants.models import Tenant
 
 
 class _ImportExportAdmin(TenantSchemaOnlyMixin, ImportExportModelAdmin, ModelAdmin):
@@ -27,8 +33,49 @@ class _ImportExportAdmin(TenantSchemaOnlyMixin, ImportExportModelAdmin, ModelAdm
     export_form_class = ExportForm
 
 
+class ContactAdminForm(forms.ModelForm):
+    """The number is stored normalised (E.164 in the workspace's region) like everywhere else,
+    and a new contact must fit the plan."""
+
+    class Meta:
+        model = Contact
+        fields = [
+            "phone",
+            "name",
+            "email",
+            "language",
+            "custom_fields",
+            "consent_status",
+            "consent_source",
+            "consented_at",
+            "opted_out_at",
+            "opted_out_reason",
+            "opted_out_via",
+        ]
+
+    def clean_phone(self) -> str:
+        e164, why = normalise_phone(self.cleaned_data["phone"], tenant_region())
+        if e164 is None:
+            raise forms.ValidationError(f"Invalid phone number: {why}.")
+        if Contact.objects.filter(phone=e164).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("A contact with this number exists.")
+        return e164
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk is None:
+            tenant = Tenant.objects.get(schema_name=connection.schema_name)
+            decision = billing.quota_check(
+                tenant=tenant, action=billing.QuotaAction.ADD_CONTACTS, current=Contact.objects.count()
+            )
+            if not decision.allowed:
+                raise forms.ValidationError(decision.message)
+        return data
+
+
 @admin.register(Contact, site=tenant_admin_site)
 class ContactAdmin(_ImportExportAdmin):
+    form = ContactAdminForm
     resource_classes = [ContactResource]
     list_display = ["phone", "name", "email", "language", "consent_status", "opted_out_at", "created_at"]
     list_filter = ["consent_status", "language"]
@@ -39,15 +86,54 @@ class ContactAdmin(_ImportExportAdmin):
     show_full_result_count = False
 
     def get_resource_kwargs(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return {**super().get_resource_kwargs(request, *args, **kwargs), "region": request.tenant.default_region}
+        return {
+            **super().get_resource_kwargs(request, *args, **kwargs),
+            "region": request.tenant.default_region,
+            "enforce_quota": True,
+        }
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # A new contact goes through the service: the plan's contact limit applies.
+        fields = {name: value for name, value in form.cleaned_data.items() if name != "phone"}
+        created = contact_services.contact_create(phone=obj.phone, **fields)
+        obj.pk = created.pk
+
+
+class ServiceDeleteMixin:
+    """Deletes one object at a time through its service, which refuses while an unfinished
+    campaign uses it (the refusal is shown, nothing is deleted); no bulk delete action."""
+
+    delete_service: Any = None
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        type(self).delete_service(obj)
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except Conflict as refused:
+            self.message_user(request, refused.message, level=messages.ERROR)
+            return HttpResponseRedirect(request.path.rsplit("/delete/", 1)[0] + "/change/")
 
 
 @admin.register(Group, site=tenant_admin_site)
-class GroupAdmin(_ImportExportAdmin):
+class GroupAdmin(ServiceDeleteMixin, _ImportExportAdmin):
     resource_classes = [GroupResource]
     list_display = ["name", "description", "created_at"]
     search_fields = ["name"]
     ordering = ["name"]
+
+    @staticmethod
+    def delete_service(group: Group) -> None:
+        group_services.group_delete(group=group)
 
 
 class SuppressedNumberForm(forms.ModelForm):
@@ -87,8 +173,12 @@ class SuppressedNumberAdmin(TenantSchemaOnlyMixin, ModelAdmin):
 
 
 @admin.register(SavedFilter, site=tenant_admin_site)
-class SavedFilterAdmin(TenantSchemaOnlyMixin, ModelAdmin):
+class SavedFilterAdmin(ServiceDeleteMixin, TenantSchemaOnlyMixin, ModelAdmin):
     list_display = ["name", "updated_at"]
     search_fields = ["name"]
     readonly_fields = ["spec", "created_at", "updated_at"]
     ordering = ["name"]
+
+    @staticmethod
+    def delete_service(saved: SavedFilter) -> None:
+        saved_filters.saved_filter_delete(saved_filter=saved)

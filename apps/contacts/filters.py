@@ -82,10 +82,13 @@ def _text(value: Any, index: int) -> str:
 
 def _moment(value: Any, index: int, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
     if isinstance(value, str):
-        moment = parse_datetime(value.strip())
-        if moment is not None:
-            return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-        day = parse_date(value.strip())
+        try:
+            moment = parse_datetime(value.strip())
+            if moment is not None:
+                return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+            day = parse_date(value.strip())
+        except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+            raise _invalid("that date does not exist.", index) from None
         if day is not None:
             return datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
     raise _invalid("the value must be a date (2026-01-31) or a date and time.", index)

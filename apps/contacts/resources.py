@@ -83,6 +83,10 @@ def contacts_with_group_names(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
     return queryset.annotate(**{GROUP_NAMES_ANNOTATION: ArraySubquery(names)})
 
 
+# Numbers looked up per query when counting how many of a file's contacts are new.
+QUOTA_LOOKUP_CHUNK = 5000
+
+
 class ContactResource(NeutralisedExportMixin, resources.ModelResource):
     groups = fields.Field(
         attribute="groups",
@@ -99,9 +103,12 @@ class ContactResource(NeutralisedExportMixin, resources.ModelResource):
         skip_unchanged = True
         report_skipped = True
 
-    def __init__(self, *, region: str | None = None, **kwargs: Any):
+    def __init__(self, *, region: str | None = None, enforce_quota: bool = False, **kwargs: Any):
+        """`enforce_quota`: refuse a file that would take the workspace past its plan's contacts
+        (the workspace admin's import; the portal's import checks in its own pipeline)."""
         super().__init__(**kwargs)
         self._region = region
+        self._enforce_quota = enforce_quota
         self._normalise: PhoneNormaliser | None = None
         self._seen: set[str] = set()
 
@@ -111,7 +118,26 @@ class ContactResource(NeutralisedExportMixin, resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         self._normalise = PhoneNormaliser(self._region or tenant_region())
         self._seen = set()
+        if self._enforce_quota:
+            self._quota_check(dataset)
         super().before_import(dataset, **kwargs)
+
+    def _quota_check(self, dataset) -> None:
+        from apps.billing import services as billing
+        from apps.tenants.models import Tenant
+
+        column = self.fields["phone"].column_name
+        phones = {e164 for e164, _ in map(self._normalise, (str(v or "") for v in dataset[column])) if e164}
+        existing = 0
+        listed = sorted(phones)
+        for start in range(0, len(listed), QUOTA_LOOKUP_CHUNK):
+            existing += Contact.objects.filter(phone__in=listed[start : start + QUOTA_LOOKUP_CHUNK]).count()
+        billing.quota_require(
+            tenant=Tenant.objects.get(schema_name=connection.schema_name),
+            action=billing.QuotaAction.ADD_CONTACTS,
+            amount=len(phones) - existing,
+            current=Contact.objects.count(),
+        )
 
     def before_import_row(self, row, **kwargs):
         column = self.fields["phone"].column_name

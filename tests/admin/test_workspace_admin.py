@@ -138,3 +138,74 @@ def test_suppressing_in_the_admin_normalises_and_skips_waiting_messages(alpha, s
     assert good.status_code == 302
     assert stored == [("+919876500001", "complaint")]
     assert (waiting.state, waiting.error_code) == ("skipped_suppressed", "suppressed")
+
+
+def test_groups_and_saved_filters_an_unfinished_campaign_uses_are_not_deleted_in_the_admin(alpha, superuser):
+    from apps.campaigns.models import Campaign
+    from apps.contacts.models import SavedFilter
+
+    with tenant_context(alpha.tenant):
+        group = Group.objects.create(name="Customers")
+        saved = SavedFilter.objects.create(
+            name="Hindi", spec={"rules": [{"field": "language", "op": "eq", "value": "hi"}]}
+        )
+        campaign = Campaign.objects.create(name="Diwali", body="Hi", saved_filter=saved)
+        campaign.groups.add(group)
+    client = on_host(alpha, superuser)
+
+    group_page = client.post(f"/admin/contacts/group/{group.pk}/delete/", {"post": "yes"}, follow=True)
+    filter_page = client.post(f"/admin/contacts/savedfilter/{saved.pk}/delete/", {"post": "yes"}, follow=True)
+    group_list = client.get("/admin/contacts/group/")
+
+    assert "Campaigns that have not finished use this group: Diwali." in group_page.content.decode()
+    assert "Campaigns that have not finished use this filter: Diwali." in filter_page.content.decode()
+    assert group_list.context["action_form"] is None  # no bulk delete (it was the only action)
+    with tenant_context(alpha.tenant):
+        assert Group.objects.filter(pk=group.pk).exists() and SavedFilter.objects.filter(pk=saved.pk).exists()
+        Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.COMPLETED)
+
+    client.post(f"/admin/contacts/group/{group.pk}/delete/", {"post": "yes"})
+
+    with tenant_context(alpha.tenant):
+        assert not Group.objects.filter(pk=group.pk).exists()
+
+
+def test_contacts_added_in_the_admin_are_normalised_and_held_to_the_plan(alpha, superuser):
+    from apps.billing.models import Plan
+
+    client = on_host(alpha, superuser)
+    fields = {"name": "Ravi", "email": "", "language": "", "custom_fields": "{}", "consent_status": "unknown"}
+
+    added = client.post(f"{CHANGELIST}add/", {**fields, "phone": "098765 00099"})
+    again = client.post(f"{CHANGELIST}add/", {**fields, "phone": "+91 98765-00099"})
+    with tenant_context(alpha.tenant):
+        stored = list(Contact.objects.values_list("phone", flat=True))
+    Plan.objects.filter(pk=alpha.tenant.subscription.plan_id).update(max_contacts=1)
+    over = client.post(f"{CHANGELIST}add/", {**fields, "phone": "+919876500098"})
+
+    assert added.status_code == 302 and stored == ["+919876500099"]
+    assert again.status_code == 200 and "A contact with this number exists." in again.content.decode()
+    assert over.status_code == 200 and "Your plan allows 1 contacts; 1 used, 1 more requested." in over.content.decode()
+    with tenant_context(alpha.tenant):
+        assert Contact.objects.count() == 1
+
+
+def test_an_admin_import_past_the_plan_is_refused_and_adds_nothing(alpha, superuser):
+    from apps.billing.models import Plan
+
+    Plan.objects.filter(pk=alpha.tenant.subscription.plan_id).update(max_contacts=2)
+    with tenant_context(alpha.tenant):
+        Contact.objects.create(phone="+919876500001", name="Asha")
+    client = on_host(alpha, superuser)
+    page = client.get(f"{CHANGELIST}import/").content.decode()
+    data = b"phone,name\n+919876500001,Asha\n+919876500002,Ravi\n+919876500003,Meera\n"
+
+    response = client.post(
+        f"{CHANGELIST}import/",
+        {"resource": "0", "format": format_value(page, "csv"), "import_file": SimpleUploadedFile("p.csv", data)},
+    )
+
+    assert "Your plan allows 2 contacts; 1 used, 2 more requested." in response.content.decode()
+    assert 'name="import_file_name"' not in response.content.decode()  # no confirm step offered
+    with tenant_context(alpha.tenant):
+        assert Contact.objects.count() == 1

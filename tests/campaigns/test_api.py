@@ -384,3 +384,35 @@ def test_a_template_takes_an_image_attachment_and_refuses_other_files(alpha, age
     assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid_media")
     assert in_schema(alpha, lambda: MessageTemplate.objects.filter(name="With program").exists()) is False
     assert (removed.status_code, removed.json()["media_name"]) == (200, None)
+
+
+def test_removing_an_attachment_keeps_the_file_while_messages_wait_for_it(
+    alpha, agent, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def image():
+        return SimpleUploadedFile("offer.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, content_type="image/png")
+
+    first = agent.post("/api/v1/templates", {"name": "Waiting", "body": "Look!", "media": image()}).json()
+    second = agent.post("/api/v1/templates", {"name": "Idle", "body": "Look!", "media": image()}).json()
+
+    def names():
+        return {t.id: t.media.name for t in MessageTemplate.objects.filter(id__in=[first["id"], second["id"]])}
+
+    stored = in_schema(alpha, names)
+
+    def queue_a_message_with_the_first():
+        profile = SenderProfile.objects.create(label="Media")
+        OutboundMessage.objects.create(
+            profile=profile, to_number="+919876500001", body="Look!", media=stored[first["id"]]
+        )
+
+    in_schema(alpha, queue_a_message_with_the_first)
+    with django_capture_on_commit_callbacks(execute=True):
+        for template in (first, second):
+            agent.patch(f"/api/v1/templates/{template['id']}", {"remove_media": True}, content_type="application/json")
+
+    assert default_storage.exists(stored[first["id"]]) is True  # a queued message still needs it
+    assert default_storage.exists(stored[second["id"]]) is False

@@ -194,3 +194,25 @@ def test_a_contact_cannot_join_another_workspaces_group(alpha, beta, agent):
     assert in_schema(alpha, GroupMembership.objects.count) == 0
     assert in_schema(beta, GroupMembership.objects.count) == 0
     assert in_schema(beta, Contact.objects.count) == 0
+
+
+def test_a_group_an_unfinished_campaign_uses_is_not_deleted(alpha, client_for):
+    from apps.accounts.models import Role
+    from apps.campaigns.models import Campaign
+    from tests.contacts.test_api import in_schema, member
+
+    def make():
+        group = Group.objects.create(name="Customers")
+        campaign = Campaign.objects.create(name="Diwali", body="Hi", state=Campaign.State.SCHEDULED)
+        campaign.groups.add(group)
+        return group.id, campaign.id
+
+    group_id, campaign_id = in_schema(alpha, make)
+    admin = client_for(alpha, member(alpha, Role.ADMIN))
+
+    refused = admin.delete(f"/api/v1/groups/{group_id}")
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "group_in_use"
+    assert refused.json()["error"]["details"] == {"campaigns": [campaign_id]}
+    assert in_schema(alpha, lambda: Group.objects.filter(id=group_id).exists())

@@ -511,3 +511,18 @@ def test_the_export_button_leads_to_a_page_that_follows_the_worker_to_the_downlo
     rows = csv_rows(seen["content"])
     assert sorted(row[0] for row in rows[1:]) == phones
     assert {row[1][:9] for row in rows[1:]} == {"'=Browser"}
+
+
+def test_a_file_deleted_under_a_completed_export_answers_gone_not_an_error(in_alpha, request_and_run):
+    from django.core.files.storage import default_storage
+
+    from apps.core.exceptions import NotFound
+
+    Contact.objects.create(phone="+919876500001", name="Asha")
+    export = request_and_run(filters={}, file_format="csv")
+    default_storage.delete(export.file.name)  # as the sweep does, just before the download
+
+    with pytest.raises(NotFound) as gone:
+        exporting.contact_export_file(export=export)
+
+    assert (gone.value.status, gone.value.code) == (410, "export_expired")

@@ -75,6 +75,12 @@ def test_created_at_rules_use_the_workspace_time_zone(in_alpha):
         ("No rules", {"match": "all", "rules": []}, "invalid_filter", "A saved filter needs at least one rule."),
         ("Bad op", {"rules": [{"field": "language", "op": "contains", "value": "h"}]}, "invalid_filter", "Rule 1:"),
         ("Bad field", {"rules": [{"field": "age", "op": "eq", "value": "3"}]}, "invalid_filter", "unknown field"),
+        (
+            "No such day",
+            {"rules": [{"field": "created_at", "op": "after", "value": "2026-02-30"}]},
+            "invalid_filter",
+            "Rule 1: that date does not exist.",
+        ),
         ("", HINDI_IN_PUNE, "invalid_saved_filter", "Name the filter"),
     ],
 )

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
@@ -83,14 +84,27 @@ def template_update(
     for name, value in fields.items():
         setattr(template, name, value)
     changed = [*fields, "updated_at"]
+    dropped = ""
     if media is not None:
         template.media = media
         changed.append("media")
     elif remove_media and template.media:
-        template.media.delete(save=False)
+        dropped = template.media.name
         template.media = ""
         changed.append("media")
-    return _save(template, changed)
+    _save(template, changed)
+    # Messages of a run already written carry the file's name and are sent with it: the file
+    # goes only when none of them is still waiting (else it stays in storage, unlinked).
+    if dropped and not _media_waiting(dropped):
+        transaction.on_commit(lambda: default_storage.delete(dropped))
+    return template
+
+
+def _media_waiting(name: str) -> bool:
+    from apps.senders.models import MessageState, OutboundMessage
+
+    waiting = (MessageState.QUEUED, MessageState.HELD, MessageState.SENDING)
+    return OutboundMessage.objects.filter(state__in=waiting, media=name).exists()
 
 
 def template_delete(*, template: MessageTemplate) -> None:

@@ -341,8 +341,13 @@ class GroupDetailView(RolePerMethodMixin, APIView):
 
     @extend_schema(
         tags=TAGS,
-        summary="Delete a group (its contacts stay)",
-        responses={204: OpenApiResponse(description="Deleted"), **ERRORS, **NOT_FOUND},
+        summary="Delete a group (its contacts stay); refused while an unfinished campaign uses it",
+        responses={
+            204: OpenApiResponse(description="Deleted"),
+            **ERRORS,
+            **NOT_FOUND,
+            409: OpenApiResponse(description="A campaign that has not finished uses the group"),
+        },
     )
     def delete(self, request: Request, group_id: int) -> Response:
         group_services.group_delete(group=self._group(group_id))

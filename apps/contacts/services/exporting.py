@@ -186,15 +186,19 @@ def contact_exports_list() -> QuerySet[ContactExport]:
 
 def contact_export_file(*, export: ContactExport) -> File:
     """The finished file, open for binary reading (the caller closes it)."""
+    expired = NotFound(
+        "This export's file was deleted after a while. Export the contacts again.",
+        code=ExportError.EXPIRED,
+        status=410,
+    )
     if export.state == ContactExport.State.EXPIRED:
-        raise NotFound(
-            "This export's file was deleted after a while. Export the contacts again.",
-            code=ExportError.EXPIRED,
-            status=410,
-        )
+        raise expired
     if export.state != ContactExport.State.COMPLETED or not export.file:
         raise Conflict("This export has no file yet.", code=ExportError.NOT_READY)
-    return export.file.open("rb")
+    try:
+        return export.file.open("rb")
+    except FileNotFoundError:  # the sweep deleted it a moment ago
+        raise expired from None
 
 
 def contact_export_event(export: ContactExport) -> dict[str, Any]:

@@ -11,6 +11,9 @@ from apps.core.exceptions import Conflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
+# Campaign states in which a campaign still reads its audience (a later run, or a start).
+CAMPAIGN_STATES_READING = ("draft", "scheduled", "running", "paused")
+
 
 def group_name_clean(name: str) -> str:
     name = " ".join(name.split())
@@ -87,9 +90,25 @@ def group_update(*, group: Group, name: str | None = None, description: str | No
     return group
 
 
+def campaigns_still_reading(related) -> list[tuple[int, str]]:
+    """(id, name) of up to 10 campaigns in `related` (a group's or saved filter's `campaigns`)
+    that will still read their audience: not finished yet."""
+    return list(related.filter(state__in=CAMPAIGN_STATES_READING).order_by("id").values_list("id", "name")[:10])
+
+
 def group_delete(*, group: Group) -> None:
-    """Deletes the group and its memberships; the contacts themselves stay."""
+    """Deletes the group and its memberships; the contacts themselves stay. Refused while a
+    campaign that has not finished uses it: without the group its audience would silently be
+    its filter over every contact (or nobody)."""
     group_id = group.id
     with transaction.atomic():
-        group.delete()
+        locked = Group.objects.select_for_update().get(pk=group_id)
+        users = campaigns_still_reading(locked.campaigns)
+        if users:
+            raise Conflict(
+                "Campaigns that have not finished use this group: " + ", ".join(name for _, name in users) + ".",
+                code="group_in_use",
+                details={"campaigns": [campaign_id for campaign_id, _ in users]},
+            )
+        locked.delete()
     logger.info("contact_group.deleted", extra={"group_id": group_id})

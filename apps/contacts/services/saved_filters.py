@@ -10,12 +10,10 @@ from django.db import IntegrityError, transaction
 
 from apps.contacts.filters import filter_rules
 from apps.contacts.models import GROUP_NAME_MAX_LENGTH, SavedFilter
+from apps.contacts.services.groups import campaigns_still_reading
 from apps.core.exceptions import Conflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
-
-# Campaign states in which a campaign still reads its saved filter (a later run, or a start).
-_CAMPAIGN_STATES_READING = ("draft", "scheduled", "running", "paused")
 
 
 def _clean(name: str, spec: Any) -> tuple[str, dict[str, Any]]:
@@ -68,9 +66,7 @@ def saved_filter_delete(*, saved_filter: SavedFilter) -> None:
     finished campaigns keep their figures and forget the filter."""
     with transaction.atomic():
         locked = SavedFilter.objects.select_for_update().get(pk=saved_filter.pk)
-        users = list(
-            locked.campaigns.filter(state__in=_CAMPAIGN_STATES_READING).order_by("id").values_list("id", "name")[:10]
-        )
+        users = campaigns_still_reading(locked.campaigns)
         if users:
             raise Conflict(
                 "Campaigns that have not finished use this filter: " + ", ".join(name for _, name in users) + ".",

@@ -99,12 +99,26 @@ def _media_open(name: str) -> tuple[MediaFile, Path | None]:
 async def stored_media(name: str) -> AsyncIterator[MediaFile]:
     """The attachment `name` as a local file while the block runs (MediaMissing when it cannot
     be read)."""
-    media, folder = await asyncio.to_thread(_media_open, name)
+    opening = asyncio.ensure_future(asyncio.to_thread(_media_open, name))
+    try:
+        media, folder = await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # Timed out while copying: the thread finishes anyway; its copy is removed when it does.
+        opening.add_done_callback(_discard_copy)
+        raise
     try:
         yield media
     finally:
         if folder is not None:
             await asyncio.to_thread(shutil.rmtree, folder, True)
+
+
+def _discard_copy(opening: asyncio.Future) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    _media, folder = opening.result()
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class Attachments(Sending):
