@@ -9,6 +9,7 @@ message is polled with htmx."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -203,27 +204,33 @@ def numbers_settings(request: HttpRequest, profile_id: int) -> HttpResponse:
 @require_POST
 @role_required(Role.ADMIN)
 def numbers_link(request: HttpRequest, profile_id: int) -> HttpResponse:
-    profile = _profile_or_404(profile_id)
-    try:
-        profile_services.profile_link(profile=profile)
-    except ChorusError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Linking started. The QR code appears here in a few seconds."))
-    return redirect("portal:numbers_detail", profile_id=profile.id)
+    return _profile_action(
+        request,
+        profile_id,
+        profile_services.profile_link,
+        _("Linking started. The QR code appears here in a few seconds."),
+    )
 
 
 @login_required
 @require_POST
 @role_required(Role.ADMIN)
 def numbers_logout(request: HttpRequest, profile_id: int) -> HttpResponse:
+    return _profile_action(
+        request, profile_id, profile_services.profile_logout, _("Logged out. Link the number again to send from it.")
+    )
+
+
+def _profile_action(request: HttpRequest, profile_id: int, service: Callable[..., Any], success: str) -> HttpResponse:
+    """Run one profile service for the number's buttons; its refusal or `success` is shown on
+    the number's page."""
     profile = _profile_or_404(profile_id)
     try:
-        profile_services.profile_logout(profile=profile)
+        service(profile=profile)
     except ChorusError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Logged out. Link the number again to send from it."))
+        messages.success(request, success)
     return redirect("portal:numbers_detail", profile_id=profile.id)
 
 

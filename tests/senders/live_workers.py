@@ -94,6 +94,25 @@ def wait_for_lease_release(schema: str, profile_id: int) -> None:
     wait_for(lambda: coordination.lease_holder(schema, profile_id) is None, timeout=15, what="the lease to expire")
 
 
+def take_over_and_drain(worker: SenderWorker, *, tenant, profile, timeout: float) -> None:
+    """Once the dead driver's lease has expired, hand the profile to `worker` and wait until none
+    of its ledger rows is queued or sending any more."""
+    from django_tenants.utils import tenant_context
+
+    from apps.senders.models import MessageState, OutboundMessage
+
+    wait_for_lease_release(tenant.schema_name, profile.id)
+    worker.kick(profile.id, schema=tenant.schema_name)
+    unfinished = [MessageState.QUEUED, MessageState.SENDING]
+    with tenant_context(tenant):
+        wait_for(
+            lambda: not OutboundMessage.objects.filter(profile=profile, state__in=unfinished).exists(),
+            timeout=timeout,
+            what="every ledger row to be final",
+            interval=0.2,
+        )
+
+
 def children(pid: int) -> list[int]:
     """Every live descendant of `pid` (from /proc)."""
     parents: dict[int, int] = {}

@@ -29,8 +29,8 @@ from tests.senders.live_workers import (
     linked_profile_create,
     linked_session_state,
     start_sender_worker,
+    take_over_and_drain,
     wait_for,
-    wait_for_lease_release,
 )
 from tests.simulator.conftest import LINKED_PHONE, simulator, simulator_process  # noqa: F401 - fixtures
 
@@ -140,19 +140,8 @@ def test_kill9_mid_batch_then_restart_sends_every_message_exactly_once(crash_pro
         # Restart: a new worker, once the dead worker's lease has expired.
         simulator.configure(ack_delay_ms=150)
         second = start_sender_worker(f"crash-b-{uuid.uuid4().hex[:6]}", env)
-        wait_for_lease_release(schema, profile.id)
-        second.kick(profile.id, schema=schema)
+        take_over_and_drain(second, tenant=world.tenant, profile=profile, timeout=DONE_TIMEOUT_S)
         with tenant_context(world.tenant):
-            wait_for(
-                lambda: (
-                    not OutboundMessage.objects.filter(
-                        profile=profile, state__in=[MessageState.QUEUED, MessageState.SENDING]
-                    ).exists()
-                ),
-                timeout=DONE_TIMEOUT_S,
-                what="every ledger row to be final",
-                interval=0.2,
-            )
             rows = list(OutboundMessage.objects.filter(profile=profile).order_by("id"))
             orphan.refresh_from_db()
             orphan_events = list(orphan.events.values_list("state", "detail"))
@@ -252,19 +241,8 @@ def test_kill9_with_several_messages_awaiting_their_ticks_then_restart_sends_eac
         assert unrecorded, (pending, at_kill)
 
         second = start_sender_worker(f"crash-d-{uuid.uuid4().hex[:6]}", env)
-        wait_for_lease_release(schema, profile.id)
-        second.kick(profile.id, schema=schema)
+        take_over_and_drain(second, tenant=world.tenant, profile=profile, timeout=DONE_TIMEOUT_S)
         with tenant_context(world.tenant):
-            wait_for(
-                lambda: (
-                    not OutboundMessage.objects.filter(
-                        profile=profile, state__in=[MessageState.QUEUED, MessageState.SENDING]
-                    ).exists()
-                ),
-                timeout=DONE_TIMEOUT_S,
-                what="every ledger row to be final",
-                interval=0.2,
-            )
             rows = list(OutboundMessage.objects.filter(profile=profile).order_by("id"))
             reconciled = set(
                 OutboundMessage.objects.filter(

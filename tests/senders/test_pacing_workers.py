@@ -42,8 +42,8 @@ from tests.senders.live_workers import (
     linked_session_state,
     pacing_probe_records,
     start_sender_worker,
+    take_over_and_drain,
     wait_for,
-    wait_for_lease_release,
 )
 from tests.simulator.conftest import LINKED_PHONE, simulator, simulator_process  # noqa: F401 - fixtures
 
@@ -231,19 +231,8 @@ def test_two_sender_workers_on_one_profile_share_one_pacing_bucket(paced_profile
         dead = driver.kill9()
         wait_for(lambda: not [pid for pid in dead if alive(pid)], timeout=10, what="the killed worker to vanish")
 
-        wait_for_lease_release(schema, profile.id)
-        other.kick(profile.id, schema=schema)
+        take_over_and_drain(other, tenant=world.tenant, profile=profile, timeout=DONE_TIMEOUT_S)
         with tenant_context(world.tenant):
-            wait_for(
-                lambda: (
-                    not OutboundMessage.objects.filter(
-                        profile=profile, state__in=[MessageState.QUEUED, MessageState.SENDING]
-                    ).exists()
-                ),
-                timeout=DONE_TIMEOUT_S,
-                what="every ledger row to be final",
-                interval=0.2,
-            )
             rows = list(OutboundMessage.objects.filter(profile=profile))
     finally:
         for worker in workers:
