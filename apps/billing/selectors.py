@@ -9,7 +9,6 @@ month (the first of the month up to today, both in its time zone).
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass
 
 from django.db.models import (
@@ -32,17 +31,9 @@ from apps.billing.models import Plan, Subscription, UsageRecord
 from apps.tenants.models import Tenant
 
 
-def tenant_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(tenant.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        # The model validates time zones; a row written around validation still gets a day.
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def tenant_local_today(tenant: Tenant, *, now: datetime.datetime | None = None) -> datetime.date:
     """The tenant's calendar day right now (or at `now`)."""
-    return timezone.localtime(now or timezone.now(), tenant_zone(tenant)).date()
+    return timezone.localtime(now or timezone.now(), tenant.zone).date()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.campaigns.models import Campaign, CampaignRun
-from apps.campaigns.services.campaigns import current_tenant, tenant_zone
+from apps.campaigns.services.campaigns import current_tenant
 from apps.campaigns.services.progress import FAILED_STATES, SENT_STATES, run_rows
 from apps.contacts.models import Contact
 from apps.senders.models import MessageState, OutboundMessage
@@ -30,7 +30,7 @@ DELIVERED_STATES = (MessageState.DELIVERED, MessageState.READ)
 
 
 def _zone() -> zoneinfo.ZoneInfo:
-    return tenant_zone(current_tenant())
+    return current_tenant().zone
 
 
 def _window(

@@ -9,7 +9,7 @@ from django.db.models import Prefetch, QuerySet
 
 from apps.campaigns.models import Campaign, CampaignRun, CampaignSender, MessageTemplate
 from apps.campaigns.services import audience, progress
-from apps.campaigns.services.campaigns import current_tenant, tenant_zone
+from apps.campaigns.services.campaigns import current_tenant
 from apps.campaigns.services.errors import CampaignError
 from apps.contacts.resources import tenant_region
 from apps.contacts.services.phones import normalise_phone
@@ -93,7 +93,7 @@ def campaign_stats(*, campaign: Campaign, run_id: int | None = None, fresh: bool
     summary = None
     if run is None:
         spec = audience.campaign_audience_spec(campaign)
-        summary = audience.audience_summary(spec, zone=tenant_zone(current_tenant()))
+        summary = audience.audience_summary(spec, zone=current_tenant().zone)
     return CampaignStats(campaign=campaign, run=run, progress=progress.progress_event(campaign, run), audience=summary)
 
 
@@ -131,7 +131,7 @@ def campaign_estimate(
     from apps.senders.models import PACING_PRESETS
 
     spec = audience.audience_spec(group_ids=group_ids, everyone=everyone, audience_filter={}, saved_filter=saved_filter)
-    summary = audience.audience_summary(spec, zone=tenant_zone(current_tenant()))
+    summary = audience.audience_summary(spec, zone=current_tenant().zone)
     gaps = [
         sum(PACING_PRESETS[pacing_override]) / 2 if pacing_override else sum(profile.pacing_gap_s) / 2
         for profile in profiles

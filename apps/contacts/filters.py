@@ -201,8 +201,4 @@ def tenant_zone() -> zoneinfo.ZoneInfo:
     """The current tenant's time zone (dates in `created_at` rules are its midnights)."""
     from apps.tenants.models import Tenant
 
-    name = Tenant.objects.filter(schema_name=connection.schema_name).values_list("timezone", flat=True).first()
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return Tenant.objects.get(schema_name=connection.schema_name).zone

@@ -87,6 +87,15 @@ class Tenant(TenantMixin):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The tenant's time zone (schedules, quiet hours, "today" for usage, dates in filters)."""
+        try:
+            return zoneinfo.ZoneInfo(self.timezone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            # The field is validated; a row written around validation still gets a zone.
+            return zoneinfo.ZoneInfo("UTC")
+
 
 class Domain(DomainMixin):
     def __str__(self) -> str:

@@ -116,7 +116,7 @@ def test_quiet_hours_across_midnight_in_the_tenant_time_zone(in_alpha, now_local
     tenant = in_alpha.tenant
     tenant.timezone = "Asia/Kolkata"
     profile = SenderProfile(label="q", quiet_hours_start=time(21, 0), quiet_hours_end=time(9, 0))
-    zone = pacing.tenant_zone(tenant)
+    zone = tenant.zone
     now = datetime.combine(date(2026, 11, 25), now_local, tzinfo=zone).astimezone(UTC)
     window = pacing.quiet_hours_window(profile, tenant, now)
     assert window.open is open_

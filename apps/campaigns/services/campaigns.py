@@ -63,13 +63,6 @@ def current_tenant() -> Tenant:
     return Tenant.objects.select_related("subscription__plan").get(schema_name=connection.schema_name)
 
 
-def tenant_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(tenant.timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def state_move(campaign: Campaign, to: str, *, reason: str = "", detail: str = "", verb: str | None = None) -> None:
     """Change the state (of a row the caller has locked) or refuse with 409 illegal_transition."""
     if to not in ALLOWED_MOVES[campaign.state]:
@@ -261,7 +254,7 @@ def campaign_create(
     unknown = set(values) - set(CAMPAIGN_FIELDS)
     if unknown:
         raise TypeError(f"unknown campaign fields: {sorted(unknown)}")
-    zone = tenant_zone(current_tenant())
+    zone = current_tenant().zone
     with transaction.atomic():
         campaign = Campaign(name=name, created_by_id=created_by_id)
         _save_definition(campaign, {"name": name, **values}, groups=list(groups), senders=list(senders), zone=zone)
@@ -294,7 +287,7 @@ def campaign_update(
             values,
             groups=list(groups) if groups is not None else None,
             senders=list(senders) if senders is not None else None,
-            zone=tenant_zone(tenant),
+            zone=tenant.zone,
         )
         if campaign.state == S.SCHEDULED:
             _schedule_check(campaign)

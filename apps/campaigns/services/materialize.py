@@ -37,7 +37,7 @@ from psycopg.copy import QueuedLibpqWriter
 from apps.campaigns import rendering
 from apps.campaigns.models import Campaign, CampaignRun
 from apps.campaigns.services import audience, progress
-from apps.campaigns.services.campaigns import current_tenant, tenant_zone
+from apps.campaigns.services.campaigns import current_tenant
 from apps.campaigns.services.lifecycle import usable_senders
 from apps.campaigns.services.rotation import assigner
 from apps.senders.models import MessageState
@@ -275,7 +275,7 @@ def run_materialize(*, run_id: int) -> CampaignRun | None:
         if not senders:
             raise NoSender()
         pick = assigner(campaign.rotation, [(s.profile_id, s.weight) for s in senders])
-        zone = tenant_zone(tenant)
+        zone = tenant.zone
         sql, params = _audience_sql(campaign, compiled.fields, zone)
         result = _copy_rows(
             campaign=campaign,

@@ -7,7 +7,6 @@ reservation that enforces them across workers is apps.senders.coordination.pacin
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -34,15 +33,8 @@ class SendWindow:
     reason: str = ""
 
 
-def tenant_zone(tenant: Tenant) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(tenant.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def local_now(tenant: Tenant, now: datetime | None = None) -> datetime:
-    return (now or timezone.now()).astimezone(tenant_zone(tenant))
+    return (now or timezone.now()).astimezone(tenant.zone)
 
 
 def next_local_midnight(tenant: Tenant, now: datetime | None = None) -> datetime:
